@@ -1,0 +1,91 @@
+"""Pieces every command shares: common options, error reporting, result tables."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from typer.core import TyperGroup
+
+from artkit.console import console, err_console, set_quiet
+from artkit.errors import ArtkitError
+
+DataOption = Annotated[Path | None, typer.Option(
+    "--data", help="Data set folder (class folders, iMet csv, single-label csv or COCO json); "
+    "default: the built-in synthetic data set.")]
+FormatOption = Annotated[str | None, typer.Option(
+    "--format", help="Force a data set reader by name (see `artkit plugins`).")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+def apply_quiet(quiet: bool) -> None:
+    if quiet:
+        set_quiet(True)
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("ARTKIT_DEBUG", "") not in ("", "0")
+
+
+def report_error(exc: BaseException) -> None:
+    """One red line for the user; the traceback only with ARTKIT_DEBUG=1."""
+    if debug_enabled():
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, ArtkitError):
+        err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+    else:
+        err_console.print(
+            f"[red]error:[/red] unexpected {type(exc).__name__}: {exc} "
+            "(run with ARTKIT_DEBUG=1 for the traceback, and please report it)",
+            highlight=False)
+
+
+class ArtkitGroup(TyperGroup):
+    """A Typer group that turns exceptions into one-line errors and exit status 1."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/yellow]")
+            ctx.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
+            report_error(exc)
+            ctx.exit(1)
+
+
+def new_app(help: str) -> typer.Typer:
+    return typer.Typer(help=help, cls=ArtkitGroup, no_args_is_help=True,
+                       pretty_exceptions_enable=False, rich_markup_mode="rich")
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def print_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    """Print dict rows as a rich table (numbers right-aligned, floats to 4 places)."""
+    if not rows:
+        console.print(f"[dim]{title}: nothing to show[/dim]")
+        return
+    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        numeric = all(isinstance(r.get(column), int | float) for r in rows if column in r)
+        table.add_column(column, justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*(format_value(row.get(c, "")) for c in columns))
+    console.print(table)
+
+
+def print_metrics(title: str, metrics: dict[str, Any]) -> None:
+    print_table(title, [{"metric": k, "value": v} for k, v in metrics.items()])

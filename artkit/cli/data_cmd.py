@@ -1,0 +1,85 @@
+"""`artkit data ...`: inspect data sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from artkit.cli.common import FormatOption, new_app, print_table
+from artkit.console import console
+
+
+def _distribution_rows(dataset) -> list[dict]:
+    if dataset.task == "detection":
+        per_image = np.array([len(b) for b in dataset.boxes or []])
+        counts = np.bincount(per_image) if len(per_image) else np.array([0])
+        return [{"boxes per image": k, "images": int(v)} for k, v in enumerate(counts) if v]
+    counts = dataset.counts()
+    total = len(dataset)
+    order = np.argsort(-counts, kind="stable")
+    return [{"label": dataset.labels[i], "images": int(counts[i]),
+             "share": float(counts[i]) / total} for i in order]
+
+
+def _save_bar_chart(rows: list[dict], key: str, title: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from artkit.io import atomic_path
+
+    shown = rows[:40]
+    fig, ax = plt.subplots(figsize=(8, 0.25 * len(shown) + 1.5))
+    ax.barh([str(r[key]) for r in shown][::-1], [r["images"] for r in shown][::-1],
+            color="#4C72B0")
+    ax.set_xlabel("images")
+    suffix = f" (top {len(shown)} of {len(rows)})" if len(rows) > len(shown) else ""
+    ax.set_title(title + suffix)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def info_command(
+    path: Annotated[Path, typer.Argument(help="Data set folder, csv or COCO json.")],
+    format: FormatOption = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the chart and JSON.")] =
+        Path("data-info"),
+    top: Annotated[int, typer.Option("--top", help="Rows to print (all are saved).")] = 30,
+) -> None:
+    """Print the class / attribute / box distribution as a table and save it as a bar chart."""
+    from artkit.data.dataset import load_dataset
+    from artkit.io import write_json
+
+    dataset = load_dataset(path, format)
+    rows = _distribution_rows(dataset)
+    key = "boxes per image" if dataset.task == "detection" else "label"
+    summary = {"path": str(path), "reader": dataset.reader, "task": dataset.task,
+               "images": len(dataset), "labels": len(dataset.labels)}
+    if dataset.task == "multilabel":
+        summary["labels per image (mean)"] = float(dataset.targets.sum(1).mean())
+        groups: dict[str, int] = {}
+        for name in dataset.labels:
+            group = name.split("::")[0] if "::" in name else "(none)"
+            groups[group] = groups.get(group, 0) + 1
+        summary["attribute groups"] = ", ".join(f"{g} {n}" for g, n in groups.items())
+    if dataset.task == "detection":
+        summary["boxes"] = int(sum(len(b) for b in dataset.boxes or []))
+    print_table(f"data set {path}", [{"field": k, "value": v} for k, v in summary.items()])
+    print_table(f"distribution ({len(rows)} rows, top {min(top, len(rows))})", rows[:top])
+    name = (path.stem if path.is_file() else path.name) or "data"
+    chart = _save_bar_chart(rows, key, f"{name}: {dataset.task}", out / f"{name}.png")
+    write_json(out / f"{name}.json", {"summary": summary, "distribution": rows})
+    console.print(f"[dim]saved {chart} and {out / (name + '.json')}[/dim]")
+
+
+def register(app: typer.Typer) -> None:
+    data_app = new_app("Inspect and generate data sets.")
+    data_app.command("info")(info_command)
+    app.add_typer(data_app, name="data")

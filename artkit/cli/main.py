@@ -1,0 +1,55 @@
+"""The `artkit` entry point: joins the command modules into one Typer app.
+
+Each module in `COMMAND_MODULES` exposes ``register(app)``; modules import their heavy
+dependencies inside the commands so that `artkit --help` and `artkit predict` start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from artkit import __version__
+from artkit.cli.common import QuietOption, apply_quiet, new_app, report_error
+
+COMMAND_MODULES = [
+    "artkit.cli.plugins_cmd",
+    "artkit.cli.data_cmd",
+    "artkit.cli.train_cmd",
+    "artkit.cli.evaluate_cmd",
+]
+
+app = new_app("Recognise artwork in images: train, evaluate, export, predict, detect.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"artkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    quiet: QuietOption = False,
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """artkit: classify museum objects, tag their attributes, find paintings in room photos.
+
+    Set ARTKIT_DEBUG=1 to see full tracebacks."""
+    apply_quiet(quiet)
+
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except Exception as exc:  # errors raised while building the CLI itself
+        report_error(exc)
+        sys.exit(1)

@@ -1,0 +1,35 @@
+"""`artkit plugins`: every installed plugin with its kind, origin and version."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from artkit import plugins
+from artkit.cli.common import print_table
+from artkit.console import console
+
+
+def plugins_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    kind: Annotated[str | None, typer.Option(
+        "--kind", help="Only this kind: " + ", ".join(plugins.KIND_HOOKS))] = None,
+) -> None:
+    """List every plugin: kind, name, the package it came from, its version, what it does."""
+    registry = plugins.get_registry()
+    rows = [{"kind": p.kind, "name": p.name, "package": p.package, "version": p.version,
+             "module": p.source, "description": p.description}
+            for p in registry.all() if kind is None or p.kind == kind]
+    if as_json:
+        console.print_json(json.dumps({"plugins": rows, "failed": registry.failed}))
+        return
+    print_table("artkit plugins", rows,
+                ["kind", "name", "package", "version", "description"])
+    for name, reason in registry.failed.items():
+        console.print(f"[yellow]failed to load:[/yellow] {name}: {reason}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plugins")(plugins_command)

@@ -1,0 +1,96 @@
+"""`artkit train MODEL`: one subcommand per model plugin, with that plugin's own options.
+
+The options of each subcommand are generated from the plugin's `options` (a list of
+:class:`~artkit.contracts.OptionSpec`) plus the options every training shares, so
+``artkit train bow-svm --help`` shows ``--vocab`` without the core knowing bow-svm.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any, Literal
+
+import typer
+
+from artkit import plugins
+from artkit.cli.common import apply_quiet, new_app
+from artkit.cli.results import print_eval_result
+from artkit.contracts import OptionSpec
+from artkit.data.splits import TEST_FRACTION, VAL_FRACTION
+from artkit.errors import PluginError
+
+CORE_OPTIONS: list[OptionSpec] = [
+    OptionSpec("data", Path, None, "Data set folder (class folders, iMet csv, single-label "
+               "csv); default: the built-in synthetic data set for the task."),
+    OptionSpec("format", str, None, "Force a data set reader by name (see `artkit plugins`)."),
+    OptionSpec("task", str, None, "multiclass or multilabel; default: what the data set is.",
+               choices=("multiclass", "multilabel")),
+    OptionSpec("name", str, None, "Run folder name under runs/MODEL/ (default: next number)."),
+    OptionSpec("seed", int, 0, "Seed of the split and of the training."),
+    OptionSpec("test_fraction", float, TEST_FRACTION, "Share of the images held out for test."),
+    OptionSpec("val_fraction", float, VAL_FRACTION,
+               "Share of the remaining images used for validation."),
+    OptionSpec("quiet", bool, False, "No progress bars."),
+]
+
+
+def typer_parameter(spec: OptionSpec) -> inspect.Parameter:
+    """Turn an OptionSpec into a keyword parameter Typer understands."""
+    if spec.type is bool:
+        flag = spec.flag
+        declaration = f"{flag}/--no-{flag[2:]}"
+        option = typer.Option(spec.default, declaration, help=spec.help)
+        annotation: Any = bool
+    elif spec.choices:
+        option = typer.Option(spec.default, spec.flag, help=spec.help)
+        literal = Literal.__getitem__(tuple(spec.choices))
+        annotation = literal if spec.default is not None else literal | None
+    else:
+        option = typer.Option(spec.default, spec.flag, help=spec.help)
+        annotation = spec.type if spec.default is not None else spec.type | None
+    return inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                             annotation=annotation)
+
+
+def build_command(specs: list[OptionSpec], body, doc: str):
+    """A function with a generated signature that Typer turns into a command."""
+    names = [s.name for s in specs]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise PluginError(f"option(s) {', '.join(sorted(duplicates))} declared twice")
+
+    def command(**kwargs: Any) -> None:
+        body(kwargs)
+
+    parameters = [typer_parameter(s) for s in specs]
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__doc__ = doc
+    return command
+
+
+def make_train_command(model: Any):
+    core_names = {s.name for s in CORE_OPTIONS}
+    clash = core_names & {s.name for s in model.options}
+    if clash:
+        raise PluginError(f"model '{model.name}' redefines core option(s) {sorted(clash)}")
+
+    def body(values: dict[str, Any]) -> None:
+        from artkit.training import train_model
+
+        apply_quiet(values.pop("quiet"))
+        core = {k: values.pop(k) for k in list(values) if k in core_names}
+        run, result = train_model(model.name, options=values, **core)
+        print_eval_result(f"{model.name} — test split ({run.dir})", result)
+
+    doc = f"{model.description}\n\nTasks: {', '.join(model.tasks)}."
+    return build_command(list(CORE_OPTIONS) + list(model.options), body, doc)
+
+
+def register(app: typer.Typer) -> None:
+    train_app = new_app("Train a model plugin: `artkit train MODEL --help` shows its options.")
+    for name, info in sorted(plugins.of_kind("model").items()):
+        first_line = (info.description or name).splitlines()[0]
+        train_app.command(name, help=None, short_help=first_line)(make_train_command(info.obj))
+    app.add_typer(train_app, name="train")

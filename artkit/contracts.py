@@ -1,0 +1,158 @@
+"""The contracts between artkit's core and its plugins.
+
+Core code talks to plugins only through these types; it never names a model, feature
+extractor, evaluator, reader or detection method. A plugin object needs the attributes and
+methods of the matching Protocol (duck typing: no base class to inherit).
+
+Plugins must import heavy libraries (TensorFlow, scikit-learn, ...) inside their methods,
+not at module level: every plugin module is imported to list plugins, and `artkit predict`
+must start without TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from artkit.data.dataset import Dataset
+    from artkit.runs import Run
+
+Task = Literal["multiclass", "multilabel", "detection"]
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One command-line option that a plugin contributes (e.g. ``--vocab`` for bow-svm).
+
+    `name` is the Python name (``vocab``); the flag is ``--vocab``, with underscores turned into
+    dashes. `type` is one of str, int, float, bool (a ``--x/--no-x`` flag) or Path. `choices`
+    restricts a str option. The core turns these into Typer options, so
+    ``artkit train MODEL --help`` shows them without the core knowing the model."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: Sequence[str] | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass
+class TrainContext:
+    """Everything a model plugin needs to train one run.
+
+    `train_idx`, `val_idx`, `test_idx` index into `dataset.paths` / `dataset.targets`.
+    The plugin writes its artefacts with `run.path(...)` / `run.write_*` and appends one
+    dict per epoch to the history with `run.append_history`."""
+
+    dataset: Dataset
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    test_idx: np.ndarray
+    run: Run
+    options: dict[str, Any]
+    seed: int
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A trained model loaded for scoring images."""
+
+    labels: list[str]
+
+    def predict_paths(self, paths: Sequence[Path]) -> np.ndarray:
+        """Scores, shape (n, n_labels): class probabilities (multiclass) or per-label
+        probabilities (multilabel), in the order of `paths`."""
+
+
+@runtime_checkable
+class ModelPlugin(Protocol):
+    name: str
+    description: str
+    tasks: tuple[Task, ...]
+    """Tasks it can train; the first is the default when the data set does not decide."""
+    options: Sequence[OptionSpec]
+
+    def train(self, ctx: TrainContext) -> None:
+        """Fit on ``ctx.train_idx`` (``ctx.val_idx`` for early stopping / tuning) and save
+        everything `load` needs into ``ctx.run``."""
+
+    def load(self, run: Run) -> Predictor:
+        """Rebuild the trained model from a run folder."""
+
+
+@runtime_checkable
+class FeatureExtractor(Protocol):
+    name: str
+    description: str
+    options: Sequence[OptionSpec]
+
+    def extract(self, image: np.ndarray, **options: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Local descriptors of one RGB uint8 image: (xy float32 (n, 2), descriptors
+        float32 (n, d)). An image with nothing to describe returns n == 0."""
+
+
+@dataclass
+class EvalResult:
+    """What an evaluator returns: headline metrics, a per-class table and the plots it saved."""
+
+    metrics: dict[str, float]
+    per_class: list[dict[str, Any]] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+    headline: tuple[str, ...] = ()
+    """Names of the metrics shown in `artkit runs` and side-by-side comparisons."""
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    name: str
+    description: str
+    task: Task
+
+    def evaluate(self, y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str],
+                 out_dir: Path, **kwargs: Any) -> EvalResult:
+        """Compare scores with the truth, save plots into `out_dir`, return the metrics."""
+
+
+@runtime_checkable
+class DatasetReader(Protocol):
+    name: str
+    description: str
+
+    def can_read(self, path: Path) -> bool:
+        """True when `path` has this reader's layout (used to pick a reader automatically)."""
+
+    def read(self, path: Path) -> Dataset:
+        """Read the data set; raise `artkit.errors.DataError` naming the file on bad input."""
+
+
+@dataclass
+class Detections:
+    """Boxes found in one photo, in that photo's pixel coordinates (x1, y1, x2, y2)."""
+
+    boxes: np.ndarray  # float32 (n, 4)
+    scores: np.ndarray  # float32 (n,)
+
+
+@runtime_checkable
+class DetectionMethod(Protocol):
+    name: str
+    description: str
+    needs_cam: bool
+    options: Sequence[OptionSpec]
+
+    def detect(self, image: np.ndarray, cam: np.ndarray | None, threshold: float,
+               **options: Any) -> Detections:
+        """Find paintings in one RGB photo; `cam` is the class activation map of the
+        chosen class, already resized to the photo (None when `needs_cam` is False)."""
+
+
+Register = Callable[[Any], None]

@@ -1,0 +1,1 @@
+"""Data sets, image decoding, splits and the synthetic generator."""

@@ -1,0 +1,87 @@
+"""Score a trained run on images and hand the scores to the evaluator of its task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from artkit import plugins
+from artkit.console import warn
+from artkit.contracts import EvalResult
+from artkit.data.dataset import Dataset, load_dataset
+from artkit.data.splits import Split
+from artkit.errors import DataError
+from artkit.runs import Run
+
+
+def evaluator_for(task: str):
+    for info in plugins.of_kind("evaluator").values():
+        if info.obj.task == task:
+            return info.obj
+    raise DataError(f"no evaluator plugin is installed for the {task} task")
+
+
+def align_to_run(dataset: Dataset, labels: list[str]) -> tuple[Dataset, np.ndarray]:
+    """Express `dataset`'s targets in the run's label order; returns (dataset, kept indices).
+
+    Multi-class images whose class the run never saw are dropped (with a warning);
+    multi-label attributes the run does not know are ignored."""
+    if dataset.labels == labels:
+        return dataset, np.arange(len(dataset))
+    position = {name: i for i, name in enumerate(labels)}
+    if dataset.task == "multiclass":
+        mapped = np.array([position.get(dataset.labels[t], -1) for t in dataset.targets])
+        keep = np.flatnonzero(mapped >= 0)
+        if len(keep) == 0:
+            raise DataError("none of this data set's classes is one the model was trained on",
+                            dataset.root)
+        if len(keep) < len(dataset):
+            warn(f"{len(dataset) - len(keep)} images belong to classes the model does not "
+                 "know and are left out")
+        subset = dataset.subset(keep)
+        subset.labels, subset.targets = list(labels), mapped[keep]
+        return subset, keep
+    targets = np.zeros((len(dataset), len(labels)), dtype=np.uint8)
+    for column, name in enumerate(dataset.labels):
+        if name in position:
+            targets[:, position[name]] = dataset.targets[:, column]
+    aligned = dataset.subset(np.arange(len(dataset)))
+    aligned.labels, aligned.targets = list(labels), targets
+    return aligned, np.arange(len(dataset))
+
+
+def evaluate_indices(run: Run, dataset: Dataset, indices: np.ndarray,
+                     label: str = "test") -> EvalResult:
+    """Score images `indices` of `dataset` with the run's model, evaluate, save metrics."""
+    config = run.config
+    model = plugins.get("model", config["model"])
+    predictor = model.load(run)
+    subset = dataset.subset(indices)
+    scores = predictor.predict_paths(subset.paths)
+    evaluator = evaluator_for(config["task"])
+    out_dir = run.path("eval" if label == "test" else f"eval-{label}")
+    result = evaluator.evaluate(subset.targets, scores, config["labels"], out_dir,
+                                thresholds=config.get("thresholds"))
+    payload = {"split": label, "data": str(dataset.root), "n_images": len(subset),
+               "evaluator": evaluator.name, "metrics": result.metrics,
+               "headline": list(result.headline), "per_class": result.per_class,
+               "plots": [str(p) for p in result.plots]}
+    run.write_json("metrics.json" if label == "test" else f"metrics-{label}.json", payload)
+    return result
+
+
+def evaluate_run(run: Run, data: Path | None = None, format: str | None = None) -> EvalResult:
+    """Re-evaluate `run` on its own test split, or on every image of another data set."""
+    config = run.config
+    if data is None:
+        dataset = load_dataset(config["data"], config.get("format"))
+        split = Split.from_json(run.read_json("split.json"), dataset)
+        return evaluate_indices(run, dataset, split.test, label="test")
+    dataset = load_dataset(data, format)
+    if dataset.task != config["task"]:
+        raise DataError(f"the run is {config['task']} but this data set is {dataset.task}",
+                        data)
+    dataset, _ = align_to_run(dataset, config["labels"])
+    return evaluate_indices(run, dataset, np.arange(len(dataset)),
+                            label=Path(data).name or "data")

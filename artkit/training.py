@@ -1,0 +1,61 @@
+"""Train one model plugin on one data set: the split, the run folder, then evaluation.
+
+The core does the bookkeeping every model shares; the plugin only fits and saves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from artkit import __version__, plugins
+from artkit.console import info
+from artkit.contracts import EvalResult, TrainContext
+from artkit.data.dataset import Dataset, load_dataset
+from artkit.data.splits import TEST_FRACTION, VAL_FRACTION, make_split
+from artkit.errors import DataError
+from artkit.evaluation import evaluate_indices
+from artkit.runs import Run, new_run
+
+
+def resolve_data(data: Path | None, format: str | None, task: str | None,
+                 supported: tuple[str, ...]) -> Dataset:
+    """The user's data set, or the built-in synthetic one for the task."""
+    if data is None:
+        from artkit.data.synth import default_dataset
+
+        chosen = task or supported[0]
+        info(f"no --data given: using the built-in synthetic {chosen} data set")
+        return load_dataset(default_dataset(chosen))
+    dataset = load_dataset(data, format)
+    if task is not None and dataset.task != task:
+        raise DataError(f"this is a {dataset.task} data set, but --task {task} was asked for",
+                        data)
+    return dataset
+
+
+def train_model(model_name: str, options: dict[str, Any], data: Path | None = None,
+                format: str | None = None, task: str | None = None, name: str | None = None,
+                seed: int = 0, test_fraction: float = TEST_FRACTION,
+                val_fraction: float = VAL_FRACTION) -> tuple[Run, EvalResult]:
+    model = plugins.get("model", model_name)
+    dataset = resolve_data(data, format, task, tuple(model.tasks))
+    if dataset.task not in model.tasks:
+        raise DataError(f"model '{model_name}' cannot train a {dataset.task} task "
+                        f"(it supports: {', '.join(model.tasks)})", dataset.root)
+    split = make_split(dataset, seed=seed, test_fraction=test_fraction,
+                       val_fraction=val_fraction)
+    run = new_run(model_name, name)
+    run.write_json("config.json", {
+        "artkit_version": __version__, "model": model_name, "options": options,
+        "task": dataset.task, "labels": dataset.labels, "data": str(dataset.root.resolve()),
+        "format": dataset.reader, "seed": seed, "test_fraction": test_fraction,
+        "val_fraction": val_fraction,
+        "n_images": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+    })
+    run.write_json("split.json", split.to_json(dataset))
+    info(f"run folder: {run.dir}  (train {len(split.train)}, val {len(split.val)}, "
+         f"test {len(split.test)} images, {len(dataset.labels)} labels)")
+    model.train(TrainContext(dataset=dataset, train_idx=split.train, val_idx=split.val,
+                             test_idx=split.test, run=run, options=options, seed=seed))
+    result = evaluate_indices(run, dataset, split.test, label="test")
+    return run, result
