@@ -155,4 +155,28 @@ class DetectionMethod(Protocol):
         chosen class, already resized to the photo (None when `needs_cam` is False)."""
 
 
+@dataclass
+class OnnxGraph:
+    """What a model plugin's optional ``export_onnx(run, opset)`` returns to the core.
+
+    Image models: one input ``images``, float32 (N, H, W, 3), RGB, values 0..255, already
+    resized to ``preprocessing["size"]``; any normalisation happens inside the graph.
+    Descriptor models (bag of words): one input ``descriptors``, float32 (n, d), the local
+    descriptors of ONE image, extracted by the feature extractor named in
+    ``preprocessing["extractor"]`` with ``preprocessing["extractor_options"]``.
+    Outputs, fetched by name: ``scores`` (N, n_labels) probabilities, and optionally
+    ``cams`` (N, h, w, n_labels) class activation maps.
+
+    The core writes the metadata, checks ``reference`` against onnxruntime on test images
+    (fails above 1e-4), quantizes when asked, and writes the file atomically."""
+
+    model: Any  # onnx.ModelProto
+    input_kind: Literal["image", "descriptors"]
+    preprocessing: dict[str, Any]
+    reference: Callable[[np.ndarray], dict[str, np.ndarray]]
+    """Runs one input batch through the original framework; outputs keyed like the graph's."""
+    quantizable: bool = True
+    """False where int8 would not help (e.g. an SVM graph): ``--quantize`` is refused."""
+
+
 Register = Callable[[Any], None]
