@@ -76,20 +76,26 @@ class Registry:
                 continue
             try:
                 module = ep.load()
+                self.add(module, name=ep.name, package=dist, version=version)
             except Exception as exc:  # a broken plugin must not take artkit down
+                if self.pm.has_plugin(ep.name):
+                    self.pm.unregister(name=ep.name)
                 self.failed[ep.name] = f"{type(exc).__name__}: {exc}"
                 from artkit.console import warn
 
                 warn(f"plugin '{ep.name}' ({ep.value}, from {dist}) failed to load: {exc}")
-                continue
-            self.add(module, name=ep.name, package=dist, version=version)
 
     def add(self, module: ModuleType | object, name: str | None = None,
             package: str = "?", version: str = "?") -> None:
         """Register a plugin module or object directly (used by tests and embedding apps)."""
         name = name or getattr(module, "__name__", repr(module))
         self.pm.register(module, name=name)
-        self.pm.check_pending()  # a misspelt hook implementation fails loudly
+        try:
+            self.pm.check_pending()  # a misspelt hook implementation fails loudly
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(name=name)
+            raise PluginError(f"plugin '{name}' implements a hook artkit does not have: {exc}",
+                              hint="hooks: " + ", ".join(KIND_HOOKS.values())) from None
         self._origins[name] = (package, version)
         self._index = None
 

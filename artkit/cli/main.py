@@ -21,16 +21,12 @@ COMMAND_MODULES = [
     "artkit.cli.evaluate_cmd",
 ]
 
-app = new_app("Recognise artwork in images: train, evaluate, export, predict, detect.")
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"artkit {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
 def main(
     quiet: QuietOption = False,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
@@ -42,8 +38,16 @@ def main(
     apply_quiet(quiet)
 
 
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module).register(app)
+def build_app() -> typer.Typer:
+    """The CLI as it stands for the plugins loaded now (model subcommands come from them)."""
+    built = new_app("Recognise artwork in images: train, evaluate, export, predict, detect.")
+    built.callback()(main)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(built)
+    return built
+
+
+app = build_app()
 
 
 def run() -> None:

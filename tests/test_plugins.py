@@ -1,0 +1,138 @@
+"""Plugin loading: built-ins, a third-party entry point, broken and misspelt plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from artkit import plugins
+
+TOY_SOURCE = Path(__file__).parent / "toy_plugin" / "artkit_toy.py"
+
+
+def make_distribution(site: Path, dist: str, version: str, entry_points: dict[str, str],
+                      modules: dict[str, str]) -> None:
+    """Write an installed-looking distribution (dist-info + modules) into `site`."""
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    lines = ["[artkit]"] + [f"{name} = {target}" for name, target in entry_points.items()]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    for module, source in modules.items():
+        (site / f"{module}.py").write_text(source)
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A temporary site folder on sys.path; the registry reloads around the test."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    plugins.reset_registry()
+    yield folder
+    for name in [m for m in sys.modules if m.startswith("artkit_")]:
+        del sys.modules[name]
+    plugins.reset_registry()
+
+
+def invoke(*args: str):
+    from artkit.cli.main import build_app
+
+    return CliRunner().invoke(build_app(), list(args))
+
+
+def test_builtin_plugins_are_listed_with_their_package():
+    result = invoke("plugins", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["plugins"]
+    readers = {r["name"]: r for r in rows if r["kind"] == "dataset-reader"}
+    assert {"folder", "imet", "csv", "coco"} <= set(readers)
+    assert readers["imet"]["package"] == "artkit"
+    assert readers["imet"]["module"] == "plugins.readers"
+
+
+def test_third_party_model_trains_and_evaluates_through_the_cli(site, synth_multiclass):
+    shutil.copy(TOY_SOURCE, site / "artkit_toy.py")
+    make_distribution(site, "artkit-toy", "0.3", {"toy": "artkit_toy"}, {})
+
+    listed = json.loads(invoke("plugins", "--json").output)["plugins"]
+    toy = [r for r in listed if r["name"] == "toy-histogram"]
+    assert toy and toy[0]["kind"] == "model" and toy[0]["package"] == "artkit-toy"
+    assert toy[0]["version"] == "0.3"
+
+    helptext = invoke("train", "toy-histogram", "--help").output
+    assert "--bins" in helptext and "--vocab" not in helptext
+
+    result = invoke("train", "toy-histogram", "--data", str(synth_multiclass), "--bins", "4",
+                    "--name", "first", "--quiet")
+    assert result.exit_code == 0, result.output
+    run = Path(os.environ["ARTKIT_RUNS"]) / "toy-histogram" / "first"
+    for name in ("config.json", "split.json", "class_means.npy", "metrics.json"):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    assert config["options"] == {"bins": 4}
+    n_classes = len(config["labels"])
+    # Colour histograms are a weak feature on purpose, but they beat guessing.
+    assert metrics["metrics"]["accuracy"] > 1.5 / n_classes
+    assert metrics["n_images"] == len(json.loads((run / "split.json").read_text())["test"])
+
+    again = invoke("evaluate", str(run))
+    assert again.exit_code == 0, again.output
+    assert json.loads((run / "metrics.json").read_text())["metrics"] == metrics["metrics"]
+    listing = invoke("runs", "--json")
+    assert str(run) in listing.output
+
+
+def test_broken_plugin_warns_by_name_and_the_rest_still_works(site, capsys):
+    make_distribution(site, "artkit-broken", "1.0", {"broken": "artkit_broken"},
+                      {"artkit_broken": "raise ImportError('needs libfoo')\n"})
+    registry = plugins.get_registry()
+    assert "broken" in registry.failed and "libfoo" in registry.failed["broken"]
+    assert "imet" in registry.of_kind("dataset-reader")
+    assert "broken" in capsys.readouterr().err
+
+
+def test_misspelt_hook_fails_loudly(site):
+    source = ("from artkit.hookspecs import hookimpl\n\n"
+              "@hookimpl\ndef register_modelz(register):\n    pass\n")
+    make_distribution(site, "artkit-typo", "1.0", {"typo": "artkit_typo"},
+                      {"artkit_typo": source})
+    registry = plugins.get_registry()
+    assert "register_modelz" in registry.failed["typo"]
+    assert not registry.pm.has_plugin("typo")
+
+
+def test_artkit_plugins_variable_restricts_external_plugins(site, monkeypatch):
+    shutil.copy(TOY_SOURCE, site / "artkit_toy.py")
+    make_distribution(site, "artkit-toy", "0.3", {"toy": "artkit_toy"}, {})
+    monkeypatch.setenv("ARTKIT_PLUGINS", "")
+    assert "toy-histogram" not in plugins.get_registry().of_kind("model")
+    assert "imet" in plugins.get_registry().of_kind("dataset-reader")
+    monkeypatch.setenv("ARTKIT_PLUGINS", "toy")
+    plugins.reset_registry()
+    assert "toy-histogram" in plugins.get_registry().of_kind("model")
+
+
+def test_entry_point_route_in_a_real_process(site):
+    """`python -m artkit plugins` finds an installed plugin (no in-process shortcuts)."""
+    shutil.copy(TOY_SOURCE, site / "artkit_toy.py")
+    make_distribution(site, "artkit-toy", "0.3", {"toy": "artkit_toy"}, {})
+    env = dict(os.environ, PYTHONPATH=str(site))
+    out = subprocess.run([sys.executable, "-m", "artkit", "plugins", "--json"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    assert "toy-histogram" in out
+
+
+def test_unknown_model_is_a_one_line_error():
+    result = invoke("evaluate", "runs/nope/1")
+    assert result.exit_code == 1
+    assert "no such run" in result.output
+    assert "Traceback" not in result.output
