@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import typer
@@ -79,7 +79,48 @@ def info_command(
     console.print(f"[dim]saved {chart} and {out / (name + '.json')}[/dim]")
 
 
+SynthTask = Literal["multiclass", "multilabel", "detection", "painting-sculpture"]
+
+
+def synth_command(
+    out: Annotated[Path, typer.Argument(help="New (or empty) folder for the data set.")],
+    task: Annotated[SynthTask, typer.Option("--task", help="Which data set to make.")] =
+        "multiclass",
+    n: Annotated[int, typer.Option("--n", help="Number of images.")] = 600,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same files.")] = 0,
+    size: Annotated[int, typer.Option(
+        "--size", help="Image side in pixels (detection: the long side of the room photo).")]
+        = 128,
+    paintings: Annotated[Path | None, typer.Option(
+        "--paintings", help="Detection: hang real images from this folder (searched "
+        "recursively) instead of procedural paintings.")] = None,
+    contact_sheet: Annotated[Path | None, typer.Option(
+        "--contact-sheet", help="Also save a PNG grid of sample images with their labels.")]
+        = None,
+) -> None:
+    """Generate a deterministic synthetic data set (no download) in a layout `--data` reads."""
+    from artkit.data.dataset import load_dataset
+    from artkit.data.synth import generate
+
+    path = generate(out, task=task, n=n, seed=seed, size=size, paintings=paintings)
+    dataset = load_dataset(path)
+    if dataset.task == "detection":
+        what = f"{sum(len(b) for b in dataset.boxes or [])} painting boxes"
+    elif dataset.task == "multilabel":
+        what = (f"{len(dataset.labels)} attributes, "
+                f"{dataset.targets.sum(1).mean():.1f} per image")
+    else:
+        what = f"{len(dataset.labels)} classes"
+    console.print(f"{task}: {len(dataset)} images, {what} -> {path} "
+                  f"(reader: {dataset.reader})", highlight=False, soft_wrap=True)
+    if contact_sheet is not None:
+        from artkit.data.contact_sheet import save_contact_sheet
+
+        console.print(f"[dim]contact sheet: {save_contact_sheet(dataset, contact_sheet)}[/dim]")
+
+
 def register(app: typer.Typer) -> None:
     data_app = new_app("Inspect and generate data sets.")
     data_app.command("info")(info_command)
+    data_app.command("synth")(synth_command)
     app.add_typer(data_app, name="data")

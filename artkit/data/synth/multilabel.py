@@ -1,0 +1,230 @@
+"""The synthetic multi-label set: each object combines a culture, a medium and 1-3 motifs.
+
+Every attribute is visible in the pixels, as in iMet: the culture sets the palette (each has
+its own three colours), the medium sets the ground and its texture (paper fibres, woven
+threads, a glazed plate, sheet metal, wood grain, stone), and each motif tag is a drawn
+shape repeated over part of the object. Attributes are named like iMet's:
+``culture::<name>`` and ``tag::<name>``, with iMet's long-tailed frequencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from artkit.data.synth.canvas import Color, blank, jitter
+
+AA = cv2.LINE_AA
+
+#: culture -> its palette (three RGB colours; each object jitters them a little).
+CULTURES: dict[str, tuple[Color, Color, Color]] = {
+    "japan": ((30, 45, 110), (235, 230, 215), (190, 40, 40)),
+    "china": ((180, 20, 25), (230, 180, 40), (20, 20, 20)),
+    "egypt": ((200, 150, 60), (40, 160, 160), (25, 40, 120)),
+    "greece": ((20, 15, 10), (205, 100, 40), (240, 220, 190)),
+    "persia": ((20, 60, 170), (60, 190, 200), (250, 250, 245)),
+    "netherlands": ((60, 35, 20), (215, 170, 60), (140, 30, 30)),
+    "france": ((200, 170, 220), (170, 210, 230), (240, 200, 170)),
+    "italy": ((170, 70, 40), (70, 100, 60), (230, 200, 140)),
+    "mexico": ((240, 30, 130), (250, 200, 0), (0, 150, 90)),
+    "peru": ((130, 30, 20), (90, 60, 40), (230, 180, 120)),
+    "india": ((240, 120, 0), (150, 0, 90), (0, 110, 60)),
+    "britain": ((0, 40, 80), (120, 120, 125), (160, 20, 40)),
+    "korea": ((120, 180, 160), (230, 230, 220), (60, 90, 80)),
+    "america": ((30, 60, 150), (200, 30, 40), (90, 70, 50)),
+}
+
+Motif = Callable[[np.random.Generator, np.ndarray, float, float, float, Color], None]
+
+
+def _pt(x: float, y: float) -> tuple[int, int]:
+    return (int(round(x)), int(round(y)))
+
+
+def _dots(rng, img, x, y, s, c):
+    for _ in range(9):
+        cv2.circle(img, _pt(x + rng.uniform(-s, s), y + rng.uniform(-s, s)),
+                   max(int(s * 0.12), 1), c, -1, AA)
+
+
+def _stripes(rng, img, x, y, s, c):
+    for k in range(-2, 3):
+        cv2.line(img, _pt(x - s, y + k * s * 0.4), _pt(x + s, y + k * s * 0.4), c,
+                 max(int(s * 0.15), 1), AA)
+
+
+def _flower(rng, img, x, y, s, c):
+    for k in range(6):
+        a = np.pi * k / 3
+        cv2.circle(img, _pt(x + np.cos(a) * s * 0.5, y + np.sin(a) * s * 0.5),
+                   max(int(s * 0.3), 1), c, -1, AA)
+    cv2.circle(img, _pt(x, y), max(int(s * 0.22), 1), (250, 230, 90), -1, AA)
+
+
+def _bird(rng, img, x, y, s, c):
+    t = max(int(s * 0.12), 1)
+    cv2.ellipse(img, _pt(x - s * 0.45, y), _pt(s * 0.5, s * 0.35), 0, 200, 340, c, t, AA)
+    cv2.ellipse(img, _pt(x + s * 0.45, y), _pt(s * 0.5, s * 0.35), 0, 200, 340, c, t, AA)
+
+
+def _waves(rng, img, x, y, s, c):
+    xs = np.linspace(x - s, x + s, 16)
+    for k in (-1, 0, 1):
+        ys = y + k * s * 0.45 + np.sin((xs - x) / s * 2 * np.pi) * s * 0.15
+        cv2.polylines(img, [np.stack([xs, ys], 1).astype(np.int32)], False, c,
+                      max(int(s * 0.1), 1), AA)
+
+
+def _rings(rng, img, x, y, s, c):
+    for r in (1.0, 0.65, 0.3):
+        cv2.circle(img, _pt(x, y), max(int(s * r), 1), c, max(int(s * 0.1), 1), AA)
+
+
+def _triangles(rng, img, x, y, s, c):
+    for dx in (-0.5, 0.5):
+        pts = np.array([[x + dx * s - s * 0.45, y + s * 0.4], [x + dx * s + s * 0.45, y + s * 0.4],
+                        [x + dx * s, y - s * 0.5]], np.int32)
+        cv2.fillConvexPoly(img, pts, c, AA)
+
+
+def _spiral(rng, img, x, y, s, c):
+    t = np.linspace(0, 4 * np.pi, 40)
+    pts = np.stack([x + np.cos(t) * t / (4 * np.pi) * s, y + np.sin(t) * t / (4 * np.pi) * s], 1)
+    cv2.polylines(img, [pts.astype(np.int32)], False, c, max(int(s * 0.1), 1), AA)
+
+
+def _lattice(rng, img, x, y, s, c):
+    for k in np.linspace(-s, s, 4):
+        cv2.line(img, _pt(x + k, y - s), _pt(x + k, y + s), c, max(int(s * 0.08), 1))
+        cv2.line(img, _pt(x - s, y + k), _pt(x + s, y + k), c, max(int(s * 0.08), 1))
+
+
+def _script(rng, img, x, y, s, c):
+    for row in (-0.5, 0.0, 0.5):
+        for col in np.linspace(-0.8, 0.8, 4):
+            a = (x + col * s + rng.uniform(-0.15, 0.15) * s, y + row * s)
+            b = (a[0] + rng.uniform(-0.2, 0.2) * s, a[1] + rng.uniform(0.05, 0.3) * s)
+            cv2.line(img, _pt(*a), _pt(*b), c, max(int(s * 0.08), 1), AA)
+
+
+def _figure(rng, img, x, y, s, c):
+    cv2.circle(img, _pt(x, y - s * 0.7), max(int(s * 0.22), 1), c, -1, AA)
+    pts = np.array([[x - s * 0.2, y - s * 0.45], [x + s * 0.2, y - s * 0.45],
+                    [x + s * 0.45, y + s], [x - s * 0.45, y + s]], np.int32)
+    cv2.fillConvexPoly(img, pts, c, AA)
+
+
+def _tree(rng, img, x, y, s, c):
+    cv2.line(img, _pt(x, y + s), _pt(x, y), c, max(int(s * 0.15), 1))
+    pts = np.array([[x - s * 0.6, y + s * 0.2], [x + s * 0.6, y + s * 0.2], [x, y - s]],
+                   np.int32)
+    cv2.fillConvexPoly(img, pts, c, AA)
+
+
+def _fish(rng, img, x, y, s, c):
+    cv2.ellipse(img, _pt(x, y), _pt(s * 0.65, s * 0.3), 0, 0, 360, c, -1, AA)
+    pts = np.array([[x + s * 0.5, y], [x + s, y - s * 0.35], [x + s, y + s * 0.35]], np.int32)
+    cv2.fillConvexPoly(img, pts, c, AA)
+
+
+def _star(rng, img, x, y, s, c):
+    angles = -np.pi / 2 + np.arange(10) * np.pi / 5
+    radii = np.where(np.arange(10) % 2 == 0, s, s * 0.4)
+    pts = np.stack([x + np.cos(angles) * radii, y + np.sin(angles) * radii], 1)
+    cv2.fillPoly(img, [pts.astype(np.int32)], c, AA)
+
+
+MOTIFS: dict[str, Motif] = {
+    "dots": _dots, "stripes": _stripes, "flowers": _flower, "birds": _bird, "waves": _waves,
+    "rings": _rings, "triangles": _triangles, "spirals": _spiral, "lattice": _lattice,
+    "script": _script, "human figures": _figure, "trees": _tree, "fish": _fish,
+    "stars": _star,
+}
+
+
+def _ground_paper(rng, h, w, palette):
+    image = blank(h, w, jitter(rng, (232, 222, 200), 12))
+    fibres = rng.normal(0, 6, (h, w)).astype(np.float32)
+    return np.clip(image + cv2.GaussianBlur(fibres, (0, 0), 1.5)[..., None] * 2, 0,
+                   255).astype(np.uint8)
+
+
+def _ground_textile(rng, h, w, palette):
+    return blank(h, w, jitter(rng, palette[1], 20))
+
+
+def _ground_ceramic(rng, h, w, palette):
+    image = blank(h, w, jitter(rng, (60, 60, 60), 25))
+    cv2.circle(image, (w // 2, h // 2), int(min(h, w) * 0.48), jitter(rng, (235, 235, 230), 10),
+               -1, AA)
+    return image
+
+
+def _ground_metal(rng, h, w, palette):
+    xx = np.linspace(0, 1, w, dtype=np.float32)
+    sheen = 90 + 110 * np.abs(np.sin(xx * np.pi * rng.uniform(1, 3)))
+    return np.clip(np.broadcast_to(sheen[None, :, None] * np.array([0.9, 0.85, 0.7]),
+                                   (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def _ground_wood(rng, h, w, palette):
+    yy = np.arange(h, dtype=np.float32)[:, None] + 3 * np.sin(np.arange(w) / w * 6)[None, :]
+    grain = 0.8 + 0.2 * np.sin(yy * rng.uniform(0.5, 1.0))
+    return np.clip(grain[..., None] * np.array(jitter(rng, (140, 90, 50), 15)), 0,
+                   255).astype(np.uint8)
+
+
+def _ground_stone(rng, h, w, palette):
+    speckle = rng.normal(0, 22, (h, w)).astype(np.float32)
+    return np.clip(jitter(rng, (150, 148, 140), 10) + speckle[..., None], 0, 255).astype(np.uint8)
+
+
+MEDIA: dict[str, Callable[[np.random.Generator, int, int, tuple], np.ndarray]] = {
+    "paper": _ground_paper, "textile": _ground_textile, "ceramic": _ground_ceramic,
+    "metalwork": _ground_metal, "wood": _ground_wood, "stone": _ground_stone,
+}
+
+
+def attribute_names() -> list[str]:
+    """All attributes in labels.csv order: the cultures, then the motif and medium tags."""
+    return ([f"culture::{c}" for c in CULTURES] + [f"tag::{m}" for m in MOTIFS] +
+            [f"tag::{m}" for m in MEDIA])
+
+
+def _long_tail(k: int, power: float) -> np.ndarray:
+    weights = 1.0 / np.arange(1, k + 1) ** power
+    return weights / weights.sum()
+
+
+def render_object(rng: np.random.Generator, size: int) -> tuple[np.ndarray, list[str]]:
+    """One object image (size x size uint8 RGB) and its attribute names."""
+    culture = list(CULTURES)[rng.choice(len(CULTURES), p=_long_tail(len(CULTURES), 0.8))]
+    medium = list(MEDIA)[rng.integers(len(MEDIA))]
+    n_motifs = int(rng.choice([1, 2, 3], p=[0.35, 0.45, 0.2]))
+    chosen = rng.choice(len(MOTIFS), n_motifs, replace=False,
+                        p=_long_tail(len(MOTIFS), 0.6))
+    motifs = [list(MOTIFS)[i] for i in sorted(chosen)]
+    palette = [jitter(rng, c, 12) for c in CULTURES[culture]]
+    image = MEDIA[medium](rng, size, size, palette)
+    # Each motif gets its own band of the object and a palette colour that shows on it.
+    bands = np.linspace(0.08, 0.92, len(motifs) + 1) * size
+    for i, name in enumerate(motifs):
+        colors = [palette[0], palette[2], palette[1]]
+        color = colors[i % 3]
+        scale = (bands[i + 1] - bands[i]) * rng.uniform(0.28, 0.4)
+        y = (bands[i] + bands[i + 1]) / 2
+        for x in np.linspace(size * 0.2, size * 0.8, int(rng.integers(2, 4))):
+            MOTIFS[name](rng, image, x + rng.normal(0, size * 0.02), y, scale, color)
+    if medium == "textile":
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+        weave = 1 + 0.15 * np.sin(xx * 2.2) * np.sin(yy * 2.2)
+        image = np.clip(image * weave[..., None], 0, 255).astype(np.uint8)
+    labels = [f"culture::{culture}"] + [f"tag::{m}" for m in motifs] + [f"tag::{medium}"]
+    # A gentle photo finish: strong colour casts would erase the palette that names the culture.
+    gain = rng.uniform(0.85, 1.12)
+    noisy = image.astype(np.float32) * gain + rng.normal(0, rng.uniform(1, 5), image.shape)
+    image = np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
+    return image, labels
+

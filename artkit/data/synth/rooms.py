@@ -1,0 +1,264 @@
+"""Photos of museum rooms for the synthetic detection set.
+
+A room is drawn in one-point perspective: a back wall, sometimes side walls, a floor and a
+ceiling strip. Framed paintings hang on the walls (those on side walls are warped by the
+wall's homography), with wall labels beside them; sculptures on plinths, doors and benches
+are the distractors. The ground truth is the axis-aligned box of each painting's frame.
+Then the photo is lit unevenly, blurred and made noisy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from artkit.data.synth.artworks import PAINTING_CLASSES, draw_sculpture, render_artwork
+from artkit.data.synth.canvas import Color, finish, hsv, jitter
+
+AA = cv2.LINE_AA
+MAX_PAINTINGS = 6
+
+#: Source of painting content: (rng, height, width) -> uint8 RGB.
+PaintingSource = Callable[[np.random.Generator, int, int], np.ndarray]
+
+
+def procedural_painting(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    name = PAINTING_CLASSES[rng.integers(len(PAINTING_CLASSES))]
+    return render_artwork(rng, name, height, width, photographed=False)
+
+
+@dataclass
+class Room:
+    """The geometry of one room photo (pixels)."""
+
+    width: int
+    height: int
+    left: int  # x where the back wall starts
+    right: int  # x where the back wall ends
+    ceiling: int  # y of the back wall's top edge
+    floor: int  # y of the back wall's bottom edge
+
+
+def frame_painting(rng: np.random.Generator, art: np.ndarray) -> np.ndarray:
+    """Put `art` in a frame (gilt, dark wood, black or white; some canvases unframed)."""
+    h, w = art.shape[:2]
+    style = rng.integers(5)
+    if style == 4:  # an unframed canvas: only a thin dark edge
+        framed = art.copy()
+        cv2.rectangle(framed, (0, 0), (w - 1, h - 1), (40, 35, 30), 1)
+        return framed
+    color: Color = [hsv(0.12, 0.65, 0.75), hsv(0.07, 0.6, 0.3), (25, 25, 25),
+                    (235, 232, 225)][style]
+    color = jitter(rng, color, 12)
+    border = max(int(min(h, w) * rng.uniform(0.06, 0.14)), 2)
+    framed = np.empty((h + 2 * border, w + 2 * border, 3), np.uint8)
+    framed[:] = color
+    # Bevel: light top/left, dark bottom/right, like a moulding lit from above.
+    light = tuple(min(c * 1.35, 255) for c in color)
+    dark = tuple(c * 0.55 for c in color)
+    fh, fw = framed.shape[:2]
+    cv2.fillPoly(framed, [np.array([[0, 0], [fw, 0], [fw - border, border], [border, border],
+                                    [border, fh - border], [0, fh]], np.int32)], light)
+    cv2.fillPoly(framed, [np.array([[fw, fh], [0, fh], [border, fh - border],
+                                    [fw - border, fh - border], [fw - border, border],
+                                    [fw, 0]], np.int32)], dark)
+    if rng.random() < 0.5:  # a passe-partout mat
+        mat = max(border // 2, 1)
+        framed[border:fh - border, border:fw - border] = jitter(rng, (235, 230, 215), 8)
+        inner = cv2.resize(art, (w - 2 * mat, h - 2 * mat), interpolation=cv2.INTER_AREA)
+        framed[border + mat:fh - border - mat, border + mat:fw - border - mat] = inner
+    else:
+        framed[border:fh - border, border:fw - border] = art
+    return framed
+
+
+def _overlaps(box: tuple[int, int, int, int], boxes: list[tuple[int, int, int, int]],
+              gap: int) -> bool:
+    x0, y0, x1, y1 = box
+    return any(x0 < b[2] + gap and b[0] < x1 + gap and y0 < b[3] + gap and b[1] < y1 + gap
+               for b in boxes)
+
+
+def _paste_quad(image: np.ndarray, picture: np.ndarray, quad: np.ndarray) -> None:
+    """Warp `picture` onto the quadrilateral `quad` (tl, tr, br, bl) of `image`."""
+    h, w = picture.shape[:2]
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    matrix = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
+    size = (image.shape[1], image.shape[0])
+    warped = cv2.warpPerspective(picture, matrix, size, flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.full((h, w), 255, np.uint8), matrix, size)
+    alpha = (mask.astype(np.float32) / 255)[..., None]
+    image[:] = (image * (1 - alpha) + warped * alpha).astype(np.uint8)
+
+
+def _draw_room(rng: np.random.Generator, width: int, height: int) -> tuple[np.ndarray, Room]:
+    wall = hsv(rng.random(), rng.uniform(0, 0.45), rng.uniform(0.35, 0.95))
+    floor_color = hsv(rng.uniform(0.02, 0.12), rng.uniform(0.1, 0.6), rng.uniform(0.15, 0.6))
+    side = rng.random() < 0.6
+    room = Room(width, height,
+                left=int(width * rng.uniform(0.12, 0.3)) if side else 0,
+                right=int(width * rng.uniform(0.7, 0.88)) if side else width,
+                ceiling=int(height * rng.uniform(0.0, 0.12)),
+                floor=int(height * rng.uniform(0.68, 0.82)))
+    image = np.empty((height, width, 3), np.uint8)
+    image[:] = jitter(rng, (230, 228, 222), 10)  # ceiling
+    cv2.rectangle(image, (room.left, room.ceiling), (room.right, room.floor), wall, -1)
+    side_wall = tuple(c * rng.uniform(0.7, 0.9) for c in wall)
+    if side:
+        cv2.fillPoly(image, [np.array([[0, 0], [room.left, room.ceiling],
+                                       [room.left, room.floor], [0, height]], np.int32)],
+                     side_wall)
+        cv2.fillPoly(image, [np.array([[width, 0], [room.right, room.ceiling],
+                                       [room.right, room.floor], [width, height]], np.int32)],
+                     side_wall)
+    floor_quad = np.array([[room.left, room.floor], [room.right, room.floor],
+                           [width, height], [0, height]], np.int32)
+    cv2.fillPoly(image, [floor_quad], floor_color)
+    # Floorboards converging to the vanishing point, and a skirting board.
+    vanish_x = (room.left + room.right) / 2
+    for t in np.linspace(-0.6, 1.6, int(rng.integers(6, 16))):
+        x_far = room.left + t * (room.right - room.left)
+        x_near = vanish_x + (x_far - vanish_x) * (height - (room.floor - room.ceiling) * 0.2) / \
+            max(room.floor - room.ceiling, 1) * 0.6 + (x_far - vanish_x) * 0.4
+        cv2.line(image, (int(x_far), room.floor), (int(x_near), height),
+                 tuple(c * 0.8 for c in floor_color), 1, AA)
+    cv2.line(image, (room.left, room.floor), (room.right, room.floor),
+             tuple(c * 0.6 for c in wall), max(height // 120, 1))
+    return image, room
+
+
+def _try_one_back_wall(rng, image, room, source, boxes, occupied) -> None:
+    """Try to hang one framed painting at eye level on the back wall, clear of the others."""
+    wall_h = room.floor - room.ceiling
+    ph = int(wall_h * rng.uniform(0.18, 0.5))
+    pw = int(ph * rng.uniform(0.6, 1.6))
+    if ph < 12 or pw < 12 or pw > room.right - room.left - 8:
+        return
+    x0 = int(rng.uniform(room.left + 4, room.right - pw - 4))
+    y0 = max(int(room.ceiling + wall_h * rng.uniform(0.38, 0.55) - ph / 2), room.ceiling + 2)
+    box = (x0, y0, x0 + pw, y0 + ph)
+    if y0 + ph > room.floor - 6 or _overlaps(box, occupied, max(room.width // 60, 3)):
+        return
+    framed = cv2.resize(frame_painting(rng, source(rng, ph, pw)), (pw, ph),
+                        interpolation=cv2.INTER_AREA)
+    shadow = max(ph // 25, 1)  # a soft drop shadow below-right of the frame
+    region = image[y0 + shadow:y0 + ph + shadow, x0 + shadow:x0 + pw + shadow]
+    region[:] = (region * 0.7).astype(np.uint8)
+    image[y0:y0 + ph, x0:x0 + pw] = framed
+    boxes.append(box)
+    occupied.append(box)
+    if rng.random() < 0.6:  # a wall label beside the painting: a small light distractor
+        lw, lh = max(pw // 6, 4), max(ph // 10, 3)
+        lx, ly = x0 + pw + max(pw // 12, 3), y0 + ph - lh
+        label = (lx, ly, lx + lw, ly + lh)
+        if lx + lw < room.right and not _overlaps(label, occupied, 1):
+            cv2.rectangle(image, label[:2], label[2:], jitter(rng, (240, 238, 230), 6), -1)
+            occupied.append(label)
+
+
+def _hang_side_wall(rng, image, room, source, boxes, left_side: bool) -> None:
+    """A painting on a side wall: a rectangle in wall coordinates warped into perspective."""
+    x_far = room.left if left_side else room.right
+    x_near = 0 if left_side else room.width
+    if abs(x_far - x_near) < room.width * 0.1:
+        return
+    u0, u1 = sorted(rng.uniform(0.15, 0.85, 2))
+    if u1 - u0 < 0.2:
+        return
+    v_mid, v_half = rng.uniform(0.4, 0.55), rng.uniform(0.12, 0.2)
+
+    def wall_point(u: float, v: float) -> list[float]:
+        # u: 0 at the near edge, 1 at the back wall; v: 0 at the top, 1 at the floor line.
+        x = x_near + (x_far - x_near) * u
+        top = (0.0 + (room.ceiling - 0.0) * u)
+        bottom = room.height + (room.floor - room.height) * u
+        return [x, top + (bottom - top) * v]
+
+    quad = np.array([wall_point(u0, v_mid - v_half), wall_point(u1, v_mid - v_half),
+                     wall_point(u1, v_mid + v_half), wall_point(u0, v_mid + v_half)])
+    if not left_side:
+        quad = quad[[1, 0, 3, 2]]
+    x0, y0 = np.floor(quad.min(0)).astype(int)
+    x1, y1 = np.ceil(quad.max(0)).astype(int)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, room.width), min(y1, room.height)
+    if x1 - x0 < 8 or y1 - y0 < 12:
+        return
+    art_h = int(y1 - y0)
+    art_w = max(int(art_h * rng.uniform(0.7, 1.4)), 8)
+    framed = frame_painting(rng, source(rng, art_h, art_w))
+    _paste_quad(image, framed, quad)
+    boxes.append((int(x0), int(y0), int(x1), int(y1)))
+
+
+def _plinths(rng, image, room, boxes) -> None:
+    """0-2 sculptures on plinths on the floor, never in front of a painting."""
+    for _ in range(int(rng.integers(0, 3))):
+        base_y = room.floor + (room.height - room.floor) * rng.uniform(0.3, 0.9)
+        scale = 0.6 + 0.8 * (base_y - room.floor) / max(room.height - room.floor, 1)
+        pw, ph = room.width * 0.08 * scale, room.height * 0.22 * scale
+        cx = rng.uniform(pw, room.width - pw)
+        statue_h = ph * rng.uniform(0.8, 1.4)
+        footprint = (int(cx - statue_h * 0.4), int(base_y - ph - statue_h),
+                     int(cx + statue_h * 0.4), int(base_y))
+        if _overlaps(footprint, boxes, 2):
+            continue
+        tone = jitter(rng, (225, 222, 215), 15)
+        cv2.rectangle(image, _pt(cx - pw / 2, base_y - ph), _pt(cx + pw / 2, base_y), tone, -1)
+        cv2.rectangle(image, _pt(cx - pw / 2, base_y - ph), _pt(cx - pw / 4, base_y),
+                      tuple(c * 0.85 for c in tone), -1)
+        draw_sculpture(rng, image, cx, base_y - ph, statue_h)
+
+
+def _pt(x: float, y: float) -> tuple[int, int]:
+    return (int(round(x)), int(round(y)))
+
+
+def _spotlights(rng, image, boxes) -> np.ndarray:
+    """Pools of light on the wall around each painting, as from ceiling spots."""
+    h, w = image.shape[:2]
+    light = np.zeros((h, w), np.float32)
+    for x0, y0, x1, y1 in boxes:
+        cv2.ellipse(light, _pt((x0 + x1) / 2, (y0 + y1) / 2 - (y1 - y0) * 0.2),
+                    _pt((x1 - x0) * 0.9, (y1 - y0) * 1.0), 0, 0, 360, 1.0, -1)
+    if not boxes:
+        return image
+    light = cv2.GaussianBlur(light, (0, 0), max(h, w) * 0.04)
+    gain = 0.85 + rng.uniform(0.2, 0.45) * light
+    return np.clip(image * gain[..., None], 0, 255).astype(np.uint8)
+
+
+def _door(rng, image, room, occupied) -> None:
+    if rng.random() > 0.35:
+        return
+    wall_h = room.floor - room.ceiling
+    dw, dh = int(wall_h * 0.35), int(wall_h * 0.75)
+    x0 = int(rng.uniform(room.left, max(room.right - dw, room.left + 1)))
+    box = (x0, room.floor - dh, x0 + dw, room.floor)
+    if _overlaps(box, occupied, 4):
+        return
+    cv2.rectangle(image, box[:2], box[2:], jitter(rng, (40, 35, 30), 15), -1)
+    occupied.append(box)
+
+
+def render_room(rng: np.random.Generator, width: int, height: int,
+                source: PaintingSource = procedural_painting
+                ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """One room photo (uint8 RGB) and the boxes (x0, y0, x1, y1) of its paintings."""
+    image, room = _draw_room(rng, width, height)
+    budget = int(rng.choice(MAX_PAINTINGS + 1, p=[0.08, 0.2, 0.22, 0.2, 0.14, 0.1, 0.06]))
+    boxes: list[tuple[int, int, int, int]] = []
+    occupied: list[tuple[int, int, int, int]] = []
+    _door(rng, image, room, occupied)
+    for left_side in (True, False):
+        if len(boxes) < budget and room.left > 0 and rng.random() < 0.4:
+            _hang_side_wall(rng, image, room, source, boxes, left_side)
+    for _ in range(40):
+        if len(boxes) >= budget:
+            break
+        _try_one_back_wall(rng, image, room, source, boxes, occupied)
+    _plinths(rng, image, room, boxes)
+    image = _spotlights(rng, image, boxes)
+    return finish(rng, image, noise=(2, 7), blur=0.7), boxes
