@@ -42,8 +42,8 @@ def _by_class(dataset: Dataset, per_class: int, side: int) -> Image.Image:
     for row, name in enumerate(dataset.labels):
         y = gap + row * (side + gap)
         draw.text((6, y + side // 2 - 14), name, fill=TEXT, font=font)
-        draw.text((6, y + side // 2 + 2), f"{counts[row]} images", fill=(110, 110, 110),
-                  font=_font(11))
+        draw.text((6, y + side // 2 + 2), f"n = {counts[row]}", fill=(110, 110, 110),
+                  font=_font(12))
         members = np.flatnonzero(dataset.targets == row)[:per_class]
         for col, index in enumerate(members):
             sheet.paste(_tile(dataset.paths[index], side), (label_w + col * (side + gap), y))

@@ -96,12 +96,13 @@ def pointillism(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         cv2.ellipse(scene, _pt(rng.uniform(0, w), rng.uniform(0, h)),
                     _pt(rng.uniform(0.05, 0.2) * w, rng.uniform(0.05, 0.2) * h), 0, 0, 360,
                     colors[3], -1)
-    image = blank(h, w, (240, 235, 225))
-    radius = max(min(h, w) * rng.uniform(0.012, 0.025), 1.0)
-    count = int(h * w / (radius * radius) * 0.9)
+    scene = cv2.GaussianBlur(scene, (0, 0), min(h, w) * 0.03)
+    image = blank(h, w, jitter(rng, (235, 230, 220), 20))
+    radius = max(min(h, w) * rng.uniform(0.014, 0.028), 1.6)
+    count = int(h * w / (radius * radius) * 0.6)
     xs = rng.integers(0, w, count)
     ys = rng.integers(0, h, count)
-    shifts = rng.normal(0, 28, (count, 3))
+    shifts = rng.normal(0, 30, (count, 3))
     base = scene[ys, xs].astype(np.float64) + shifts
     r = max(int(round(radius)), 1)
     for x, y, c in zip(xs.tolist(), ys.tolist(), np.clip(base, 0, 255).tolist(), strict=True):

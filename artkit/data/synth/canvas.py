@@ -122,14 +122,15 @@ def lighting(rng: np.random.Generator, h: int, w: int, low: float = 0.7,
 
 
 def finish(rng: np.random.Generator, image: np.ndarray, noise: tuple[float, float] = (2, 9),
-           blur: float = 0.5) -> np.ndarray:
-    """Photograph the drawing: exposure and white balance, uneven light, sensor noise and
-    (sometimes) a little blur. Returns uint8 RGB."""
+           blur: float = 0.5, blur_scale: float = 1.0) -> np.ndarray:
+    """Photograph the drawing: exposure and white balance, uneven light, sensor noise and,
+    with probability `blur`, a little blur (`blur_scale` 1: up to 0.9 px at 128 px).
+    Returns uint8 RGB."""
     h, w = image.shape[:2]
     gains = rng.uniform(0.8, 1.2, 3).astype(np.float32) * rng.uniform(0.7, 1.25)
     image = image.astype(np.float32) * gains * lighting(rng, h, w)[..., None]
     if rng.random() < blur:
-        sigma = rng.uniform(0.3, 0.9) * max(h, w) / 128
+        sigma = rng.uniform(0.3, 0.9) * max(h, w) / 128 * blur_scale
         image = cv2.GaussianBlur(image, (0, 0), sigma)
     image = image + rng.normal(0, rng.uniform(*noise), image.shape).astype(np.float32)
     return np.clip(image + 0.5, 0, 255).astype(np.uint8)

@@ -33,7 +33,7 @@ CULTURES: dict[str, tuple[Color, Color, Color]] = {
     "india": ((240, 120, 0), (150, 0, 90), (0, 110, 60)),
     "britain": ((0, 40, 80), (120, 120, 125), (160, 20, 40)),
     "korea": ((120, 180, 160), (230, 230, 220), (60, 90, 80)),
-    "america": ((30, 60, 150), (200, 30, 40), (90, 70, 50)),
+    "america": ((0, 128, 128), (235, 120, 50), (245, 235, 205)),
 }
 
 Motif = Callable[[np.random.Generator, np.ndarray, float, float, float, Color], None]
@@ -152,7 +152,9 @@ def _ground_paper(rng, h, w, palette):
 
 
 def _ground_textile(rng, h, w, palette):
-    return blank(h, w, jitter(rng, palette[1], 20))
+    # A dyed ground half as bright as the palette's second colour, so that a motif drawn in
+    # that colour still shows.
+    return blank(h, w, jitter(rng, tuple(c * 0.5 for c in palette[1]), 10))
 
 
 def _ground_ceramic(rng, h, w, palette):

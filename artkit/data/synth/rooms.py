@@ -25,6 +25,10 @@ MAX_PAINTINGS = 6
 PaintingSource = Callable[[np.random.Generator, int, int], np.ndarray]
 
 
+def _pt(x: float, y: float) -> tuple[int, int]:
+    return (int(round(x)), int(round(y)))
+
+
 def procedural_painting(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     name = PAINTING_CLASSES[rng.integers(len(PAINTING_CLASSES))]
     return render_artwork(rng, name, height, width, photographed=False)
@@ -117,17 +121,27 @@ def _draw_room(rng: np.random.Generator, width: int, height: int) -> tuple[np.nd
     floor_quad = np.array([[room.left, room.floor], [room.right, room.floor],
                            [width, height], [0, height]], np.int32)
     cv2.fillPoly(image, [floor_quad], floor_color)
-    # Floorboards converging to the vanishing point, and a skirting board.
-    vanish_x = (room.left + room.right) / 2
-    for t in np.linspace(-0.6, 1.6, int(rng.integers(6, 16))):
-        x_far = room.left + t * (room.right - room.left)
-        x_near = vanish_x + (x_far - vanish_x) * (height - (room.floor - room.ceiling) * 0.2) / \
-            max(room.floor - room.ceiling, 1) * 0.6 + (x_far - vanish_x) * 0.4
-        cv2.line(image, (int(x_far), room.floor), (int(x_near), height),
+    # Floorboards converging to the vanishing point of the side walls.
+    vanish = _vanishing_point(room)
+    for x_far in np.linspace(room.left, room.right, int(rng.integers(5, 14)))[1:-1]:
+        t = (height - vanish[1]) / max(room.floor - vanish[1], 1)
+        x_near = vanish[0] + (x_far - vanish[0]) * t
+        cv2.line(image, _pt(x_far, room.floor), _pt(x_near, height),
                  tuple(c * 0.8 for c in floor_color), 1, AA)
     cv2.line(image, (room.left, room.floor), (room.right, room.floor),
              tuple(c * 0.6 for c in wall), max(height // 120, 1))
     return image, room
+
+
+def _vanishing_point(room: Room) -> tuple[float, float]:
+    """Where the floor edges of the two side walls meet (the centre if there are none)."""
+    if room.left <= 0 or room.right >= room.width:
+        return (room.width / 2, room.floor - (room.floor - room.ceiling) * 0.4)
+    # Left edge (0, H) -> (left, floor); right edge (W, H) -> (right, floor).
+    slope_l = (room.floor - room.height) / room.left
+    slope_r = (room.floor - room.height) / (room.right - room.width)
+    x = (slope_l * 0 - slope_r * room.width) / (slope_l - slope_r)
+    return (x, room.height + slope_l * x)
 
 
 def _try_one_back_wall(rng, image, room, source, boxes, occupied) -> None:
@@ -195,25 +209,24 @@ def _hang_side_wall(rng, image, room, source, boxes, left_side: bool) -> None:
 
 def _plinths(rng, image, room, boxes) -> None:
     """0-2 sculptures on plinths on the floor, never in front of a painting."""
-    for _ in range(int(rng.integers(0, 3))):
-        base_y = room.floor + (room.height - room.floor) * rng.uniform(0.3, 0.9)
+    placed: list[tuple[int, int, int, int]] = []
+    # Far plinths first, so that a nearer one is drawn over them.
+    for base_y in sorted(room.floor + (room.height - room.floor) *
+                         rng.uniform(0.3, 0.9, int(rng.integers(0, 3)))):
         scale = 0.6 + 0.8 * (base_y - room.floor) / max(room.height - room.floor, 1)
         pw, ph = room.width * 0.08 * scale, room.height * 0.22 * scale
         cx = rng.uniform(pw, room.width - pw)
         statue_h = ph * rng.uniform(0.8, 1.4)
         footprint = (int(cx - statue_h * 0.4), int(base_y - ph - statue_h),
                      int(cx + statue_h * 0.4), int(base_y))
-        if _overlaps(footprint, boxes, 2):
+        if _overlaps(footprint, boxes + placed, 2):
             continue
+        placed.append(footprint)
         tone = jitter(rng, (225, 222, 215), 15)
         cv2.rectangle(image, _pt(cx - pw / 2, base_y - ph), _pt(cx + pw / 2, base_y), tone, -1)
         cv2.rectangle(image, _pt(cx - pw / 2, base_y - ph), _pt(cx - pw / 4, base_y),
                       tuple(c * 0.85 for c in tone), -1)
         draw_sculpture(rng, image, cx, base_y - ph, statue_h)
-
-
-def _pt(x: float, y: float) -> tuple[int, int]:
-    return (int(round(x)), int(round(y)))
 
 
 def _spotlights(rng, image, boxes) -> np.ndarray:
@@ -261,4 +274,4 @@ def render_room(rng: np.random.Generator, width: int, height: int,
         _try_one_back_wall(rng, image, room, source, boxes, occupied)
     _plinths(rng, image, room, boxes)
     image = _spotlights(rng, image, boxes)
-    return finish(rng, image, noise=(2, 7), blur=0.7), boxes
+    return finish(rng, image, noise=(2, 7), blur=0.5, blur_scale=0.5), boxes
