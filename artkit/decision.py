@@ -3,6 +3,12 @@
 An attribute is on when its score reaches its threshold; then each image is given at least
 `min_labels` labels (its best-scoring ones, even below threshold) and at most `max_labels`
 (its best-scoring ones above threshold). Thresholds are one number or one per label.
+
+Precisely, by rank (position in the image's scores, best first, ties broken by label order):
+labels ranked below `min_labels` are always on, labels ranked at or after `max_labels` are
+always off, and the threshold decides the rest. With one threshold for all labels this is the
+rule above; with per-label thresholds it stays a fixed window per image, which is what lets
+`artkit tune-thresholds` score thresholds exactly as this function will apply them.
 """
 
 from __future__ import annotations
@@ -38,6 +44,11 @@ def decide(scores: np.ndarray, thresholds: float | np.ndarray | dict | None = 0.
     vector = as_threshold_vector(thresholds, n_labels)
     on = scores >= vector[None, :]
     if n == 0 or n_labels == 0:
+        return on
+    if min_labels == 1 and max_labels is None and not np.isnan(scores).any():
+        # the common case without a full sort: argmax takes the first of tied maxima, as
+        # the stable sort below does
+        on[np.arange(n), scores.argmax(axis=1)] = True
         return on
     if min_labels > 0 or max_labels is not None:
         # rank[i, j] = position of label j in image i's scores, best first
