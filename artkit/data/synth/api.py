@@ -100,10 +100,10 @@ class _PaintingFolder:
         return self.decoded[path]
 
     def __call__(self, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-        """A random image of the folder, centre-cropped to the aspect and resized."""
-        for _ in range(len(self.files)):
-            path = self.files[int(rng.integers(len(self.files)))]
-            image = self._load(path)
+        """A random readable image of the folder, centre-cropped to the aspect and resized."""
+        start = int(rng.integers(len(self.files)))
+        for k in range(len(self.files)):  # an unreadable pick falls through to the next file
+            image = self._load(self.files[(start + k) % len(self.files)])
             if image is not None:
                 return _crop_resize(image, height, width)
         raise ArtkitError("none of the images in the paintings folder could be read",
