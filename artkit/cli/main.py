@@ -19,9 +19,6 @@ COMMAND_MODULES = [
     "artkit.cli.data_cmd",
     "artkit.cli.train_cmd",
     "artkit.cli.evaluate_cmd",
-    "artkit.cli.detect_cmd",
-    "artkit.cli.export_cmd",
-    "artkit.cli.predict_cmd",
     "artkit.cli.thresholds_cmd",
 ]
 
