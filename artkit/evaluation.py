@@ -22,7 +22,8 @@ def evaluator_for(task: str):
     raise DataError(f"no evaluator plugin is installed for the {task} task")
 
 
-def align_to_run(dataset: Dataset, labels: list[str]) -> tuple[Dataset, np.ndarray]:
+def align_to_run(dataset: Dataset, labels: list[str],
+                 report: bool = True) -> tuple[Dataset, np.ndarray]:
     """Express `dataset`'s targets in the run's label order; returns (dataset, kept indices).
 
     Multi-class images whose class the run never saw are dropped (with a warning);
@@ -36,7 +37,7 @@ def align_to_run(dataset: Dataset, labels: list[str]) -> tuple[Dataset, np.ndarr
         if len(keep) == 0:
             raise DataError("none of this data set's classes is one the model was trained on",
                             dataset.root)
-        if len(keep) < len(dataset):
+        if len(keep) < len(dataset) and report:
             warn(f"{len(dataset) - len(keep)} images belong to classes the model does not "
                  "know and are left out")
         subset = dataset.subset(keep)
@@ -76,6 +77,8 @@ def evaluate_run(run: Run, data: Path | None = None, format: str | None = None) 
     config = run.config
     if data is None:
         dataset = load_dataset(config["data"], config.get("format"))
+        # Classes left out at training (--min-class-images) are left out here too.
+        dataset, _ = align_to_run(dataset, config["labels"], report=False)
         split = Split.from_json(run.read_json("split.json"), dataset)
         return evaluate_indices(run, dataset, split.test, label="test")
     dataset = load_dataset(data, format)

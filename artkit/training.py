@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from artkit import __version__, plugins
-from artkit.console import info
+from artkit.console import info, warn
 from artkit.contracts import EvalResult, TrainContext
 from artkit.data.dataset import Dataset, load_dataset
 from artkit.data.splits import TEST_FRACTION, VAL_FRACTION, make_split
@@ -33,12 +35,42 @@ def resolve_data(data: Path | None, format: str | None, task: str | None,
     return dataset
 
 
+def drop_small_classes(dataset: Dataset, min_images: int) -> Dataset:
+    """Leave out the classes (multi-class) or attributes (multi-label) with fewer than
+    `min_images` images, naming them in a warning: a class with a handful of images can be
+    neither stratified nor cross-validated, and its metrics would be noise."""
+    if min_images <= 0 or dataset.task not in ("multiclass", "multilabel"):
+        return dataset
+    counts = dataset.counts()
+    kept = np.flatnonzero(counts >= min_images)
+    if len(kept) == len(counts):
+        return dataset
+    if len(kept) < 2:
+        raise DataError(f"fewer than 2 classes have at least {min_images} images "
+                        "(--min-class-images)", dataset.root)
+    dropped = [f"{dataset.labels[i]} ({counts[i]})" for i in np.flatnonzero(counts < min_images)]
+    if dataset.task == "multiclass":
+        subset = dataset.subset(np.flatnonzero(np.isin(dataset.targets, kept)))
+        new_index = np.full(len(dataset.labels), -1, dtype=np.int64)
+        new_index[kept] = np.arange(len(kept))
+        subset.targets = new_index[subset.targets]
+    else:
+        subset = dataset.subset(np.arange(len(dataset)))
+        subset.targets = subset.targets[:, kept]
+    subset.labels = [dataset.labels[i] for i in kept]
+    warn(f"--min-class-images {min_images}: left out {len(dropped)} class(es) with fewer "
+         f"images ({len(dataset) - len(subset)} images): {', '.join(dropped)}")
+    return subset
+
+
 def train_model(model_name: str, options: dict[str, Any], data: Path | None = None,
                 format: str | None = None, task: str | None = None, name: str | None = None,
                 seed: int = 0, test_fraction: float = TEST_FRACTION,
-                val_fraction: float = VAL_FRACTION) -> tuple[Run, EvalResult]:
+                val_fraction: float = VAL_FRACTION,
+                min_class_images: int = 0) -> tuple[Run, EvalResult]:
     model = plugins.get("model", model_name)
     dataset = resolve_data(data, format, task, tuple(model.tasks))
+    dataset = drop_small_classes(dataset, min_class_images)
     if dataset.task not in model.tasks:
         raise DataError(f"model '{model_name}' cannot train a {dataset.task} task "
                         f"(it supports: {', '.join(model.tasks)})", dataset.root)
@@ -49,7 +81,7 @@ def train_model(model_name: str, options: dict[str, Any], data: Path | None = No
         "artkit_version": __version__, "model": model_name, "options": options,
         "task": dataset.task, "labels": dataset.labels, "data": str(dataset.root.resolve()),
         "format": dataset.reader, "seed": seed, "test_fraction": test_fraction,
-        "val_fraction": val_fraction,
+        "val_fraction": val_fraction, "min_class_images": min_class_images,
         "n_images": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
     })
     run.write_json("split.json", split.to_json(dataset))

@@ -31,6 +31,9 @@ CORE_OPTIONS: list[OptionSpec] = [
     OptionSpec("test_fraction", float, TEST_FRACTION, "Share of the images held out for test."),
     OptionSpec("val_fraction", float, VAL_FRACTION,
                "Share of the remaining images used for validation."),
+    OptionSpec("min_class_images", int, 0,
+               "Leave out classes (attributes) with fewer images than this, with a warning "
+               "naming them (0: keep all)."),
     OptionSpec("quiet", bool, False, "No progress bars."),
 ]
 
