@@ -31,7 +31,11 @@ def _pt(x: float, y: float) -> tuple[int, int]:
 
 def procedural_painting(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     name = PAINTING_CLASSES[rng.integers(len(PAINTING_CLASSES))]
-    return render_artwork(rng, name, height, width, photographed=False)
+    art = render_artwork(rng, name, height, width, photographed=False)
+    if rng.random() < 0.4:  # an old master under yellowed varnish
+        varnish = np.array([0.95, 0.8, 0.55], np.float32) * rng.uniform(0.6, 0.9)
+        art = (art * varnish).astype(np.uint8)
+    return art
 
 
 @dataclass
@@ -44,12 +48,13 @@ class Room:
     right: int  # x where the back wall ends
     ceiling: int  # y of the back wall's top edge
     floor: int  # y of the back wall's bottom edge
+    close: bool  # a close view of one wall: big paintings, some cut by the photo's edge
 
 
 def frame_painting(rng: np.random.Generator, art: np.ndarray) -> np.ndarray:
     """Put `art` in a frame (gilt, dark wood, black or white; some canvases unframed)."""
     h, w = art.shape[:2]
-    style = rng.integers(5)
+    style = rng.choice(5, p=[0.4, 0.2, 0.15, 0.1, 0.15])  # gilt frames are the most common
     if style == 4:  # an unframed canvas: only a thin dark edge
         framed = art.copy()
         cv2.rectangle(framed, (0, 0), (w - 1, h - 1), (40, 35, 30), 1)
@@ -101,12 +106,15 @@ def _paste_quad(image: np.ndarray, picture: np.ndarray, quad: np.ndarray) -> Non
 def _draw_room(rng: np.random.Generator, width: int, height: int) -> tuple[np.ndarray, Room]:
     wall = hsv(rng.random(), rng.uniform(0, 0.45), rng.uniform(0.35, 0.95))
     floor_color = hsv(rng.uniform(0.02, 0.12), rng.uniform(0.1, 0.6), rng.uniform(0.15, 0.6))
-    side = rng.random() < 0.6
+    close = rng.random() < 0.45
+    side = not close and rng.random() < 0.6
     room = Room(width, height,
                 left=int(width * rng.uniform(0.12, 0.3)) if side else 0,
                 right=int(width * rng.uniform(0.7, 0.88)) if side else width,
-                ceiling=int(height * rng.uniform(0.0, 0.12)),
-                floor=int(height * rng.uniform(0.68, 0.82)))
+                ceiling=0 if close else int(height * rng.uniform(0.0, 0.12)),
+                floor=int(height * (rng.uniform(0.85, 1.0) if close else
+                                    rng.uniform(0.68, 0.82))),
+                close=close)
     image = np.empty((height, width, 3), np.uint8)
     image[:] = jitter(rng, (230, 228, 222), 10)  # ceiling
     cv2.rectangle(image, (room.left, room.ceiling), (room.right, room.floor), wall, -1)
@@ -145,32 +153,50 @@ def _vanishing_point(room: Room) -> tuple[float, float]:
 
 
 def _try_one_back_wall(rng, image, room, source, boxes, occupied) -> None:
-    """Try to hang one framed painting at eye level on the back wall, clear of the others."""
+    """Try to hang one framed painting at eye level on the back wall, clear of the others.
+
+    In a close view the painting may run past the photo's edge; its box is then clipped."""
     wall_h = room.floor - room.ceiling
-    ph = int(wall_h * rng.uniform(0.18, 0.5))
+    ph = int(wall_h * (rng.uniform(0.3, 0.75) if room.close else rng.uniform(0.18, 0.5)))
     pw = int(ph * rng.uniform(0.6, 1.6))
-    if ph < 12 or pw < 12 or pw > room.right - room.left - 8:
+    if ph < 12 or pw < 12 or (not room.close and pw > room.right - room.left - 8):
         return
-    x0 = int(rng.uniform(room.left + 4, room.right - pw - 4))
+    if room.close:
+        x0 = int(rng.uniform(-0.35 * pw, room.width - 0.65 * pw))
+    else:
+        x0 = int(rng.uniform(room.left + 4, room.right - pw - 4))
     y0 = max(int(room.ceiling + wall_h * rng.uniform(0.38, 0.55) - ph / 2), room.ceiling + 2)
-    box = (x0, y0, x0 + pw, y0 + ph)
-    if y0 + ph > room.floor - 6 or _overlaps(box, occupied, max(room.width // 60, 3)):
+    full = (x0, y0, x0 + pw, y0 + ph)
+    if y0 + ph > room.floor - 6 or _overlaps(full, occupied, max(room.width // 60, 3)):
         return
     framed = cv2.resize(frame_painting(rng, source(rng, ph, pw)), (pw, ph),
                         interpolation=cv2.INTER_AREA)
+    box = (max(x0, 0), y0, min(x0 + pw, room.width), y0 + ph)
     shadow = max(ph // 25, 1)  # a soft drop shadow below-right of the frame
-    region = image[y0 + shadow:y0 + ph + shadow, x0 + shadow:x0 + pw + shadow]
+    region = image[box[1] + shadow:box[3] + shadow, box[0] + shadow:box[2] + shadow]
     region[:] = (region * 0.7).astype(np.uint8)
-    image[y0:y0 + ph, x0:x0 + pw] = framed
+    image[box[1]:box[3], box[0]:box[2]] = framed[:, box[0] - x0:box[2] - x0]
     boxes.append(box)
-    occupied.append(box)
-    if rng.random() < 0.6:  # a wall label beside the painting: a small light distractor
-        lw, lh = max(pw // 6, 4), max(ph // 10, 3)
-        lx, ly = x0 + pw + max(pw // 12, 3), y0 + ph - lh
-        label = (lx, ly, lx + lw, ly + lh)
-        if lx + lw < room.right and not _overlaps(label, occupied, 1):
-            cv2.rectangle(image, label[:2], label[2:], jitter(rng, (240, 238, 230), 6), -1)
-            occupied.append(label)
+    occupied.append(full)
+    if rng.random() < 0.7:  # a wall label beside the painting: a small light distractor
+        _wall_label(rng, image, room, full, occupied)
+
+
+def _wall_label(rng, image, room, painting, occupied) -> None:
+    x0, y0, x1, y1 = painting
+    pw, ph = x1 - x0, y1 - y0
+    lw, lh = max(pw // 5, 5), max(ph // 7, 4)
+    lx = x1 + max(pw // 12, 3) if rng.random() < 0.7 else x0 - max(pw // 12, 3) - lw
+    ly = y1 - lh - int(rng.uniform(0, 0.4) * ph)
+    label = (lx, ly, lx + lw, ly + lh)
+    if lx < room.left or lx + lw >= room.right or _overlaps(label, occupied, 1):
+        return
+    cv2.rectangle(image, label[:2], label[2:], jitter(rng, (240, 238, 230), 6), -1)
+    ink = (60, 55, 50)
+    for k in range(1, max(min(lh // 3, 5), 1)):  # lines of small print
+        y = ly + k * 3
+        cv2.line(image, (lx + 2, y), (lx + int(lw * rng.uniform(0.4, 0.9)), y), ink, 1)
+    occupied.append(label)
 
 
 def _hang_side_wall(rng, image, room, source, boxes, left_side: bool) -> None:
@@ -274,4 +300,30 @@ def render_room(rng: np.random.Generator, width: int, height: int,
         _try_one_back_wall(rng, image, room, source, boxes, occupied)
     _plinths(rng, image, room, boxes)
     image = _spotlights(rng, image, boxes)
+    if rng.random() < 0.6:
+        image, boxes = _roll(image, boxes, rng.uniform(-7, 7))
     return finish(rng, image, noise=(2, 7), blur=0.5, blur_scale=0.5), boxes
+
+
+def _roll(image: np.ndarray, boxes: list[tuple[int, int, int, int]], degrees: float
+          ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Tilt the camera: rotate (zoomed in so that no corner is empty); each box becomes the
+    bounding box of its rotated corners, clipped to the photo. A painting left mostly
+    outside the photo is dropped from the ground truth and stays as a sliver at the edge."""
+    h, w = image.shape[:2]
+    angle = np.radians(abs(degrees))
+    zoom = np.cos(angle) + np.sin(angle) * max(w / h, h / w)
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, zoom)
+    rotated = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REFLECT_101)
+    kept = []
+    for x0, y0, x1, y1 in boxes:
+        corners = np.array([[x0, y0, 1], [x1, y0, 1], [x1, y1, 1], [x0, y1, 1]], np.float64)
+        moved = corners @ matrix.T
+        bx0, by0 = np.clip(moved.min(0), 0, [w, h])
+        bx1, by1 = np.clip(moved.max(0), 0, [w, h])
+        full = np.prod(moved.max(0) - moved.min(0))
+        if bx1 - bx0 >= 8 and by1 - by0 >= 8 and (bx1 - bx0) * (by1 - by0) >= 0.3 * full:
+            kept.append((int(np.floor(bx0)), int(np.floor(by0)), int(np.ceil(bx1)),
+                         int(np.ceil(by1))))
+    return rotated, kept
