@@ -157,3 +157,148 @@ def test_each_strategy_is_scored_exactly_as_decide_applies_it():
             assert search.score(result.thresholds) == pytest.approx(found[strategy], abs=1e-12)
         # each ascent starts from the previous strategy's answer and never goes down
         assert found["global"] <= found["group"] + 1e-12 <= found["label"] + 2e-12
+
+
+# -- the command, end to end ----------------------------------------------------------------
+def invoke(*args: str):
+    from typer.testing import CliRunner
+
+    from artkit.cli.main import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def hand_made_onnx(path, labels: list[str], task: str = "multilabel", metadata: bool = True,
+                   size: int = 16):
+    """A tiny image model written with onnx.helper (no TensorFlow): mean colour -> linear
+    -> sigmoid, with artkit metadata, so the command runs on a real onnxruntime session."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from artkit import __version__
+    from artkit.runtime.metadata import set_metadata
+
+    rng = np.random.default_rng(0)
+    weights = rng.normal(0, 0.08, (3, len(labels))).astype(np.float32)
+    bias = (-128.0 * weights.sum(axis=0) - 1.0).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2], keepdims=0),
+         helper.make_node("MatMul", ["mean", "w"], ["z"]),
+         helper.make_node("Add", ["z", "b"], ["logits"]),
+         helper.make_node("Sigmoid", ["logits"], ["scores"])],
+        "hand_made",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [None, size, size, 3])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, len(labels)])],
+        [numpy_helper.from_array(weights, "w"), numpy_helper.from_array(bias, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=9)
+    if metadata:
+        set_metadata(model, {"artkit_version": __version__, "model": "hand-made", "task": task,
+                             "labels": labels, "input_kind": "image", "outputs": ["scores"],
+                             "input_size": [size, size], "colour_order": "RGB",
+                             "preprocessing": {"size": [size, size]}})
+    onnx.save(model, str(path))
+    return path
+
+
+def onnx_scores(path, image_paths):
+    from artkit.runtime.metadata import metadata_from_session
+    from artkit.runtime.scoring import score_batches
+    from artkit.runtime.session import create_session
+
+    session = create_session(path, device="cpu")
+    meta = metadata_from_session(session, path)
+    batches = list(score_batches(session, meta, image_paths))
+    return np.concatenate([b.outputs["scores"] for b in batches]), meta
+
+
+def test_onnx_tuning_evaluation_and_predict_agree(synth_multilabel, tmp_path):
+    """Tune an ONNX file into a copy, then check on the test split that the tuning report,
+    the multilabel evaluator and `artkit predict` (reading the new metadata) give the same
+    decisions and the same F2."""
+    from artkit.data.dataset import load_dataset
+    from artkit.data.splits import make_split
+    from artkit.io import read_json
+    from artkit.runtime.metadata import read_metadata
+    from plugins.eval_multilabel import MultilabelEvaluator
+
+    dataset = load_dataset(synth_multilabel)
+    source = hand_made_onnx(tmp_path / "model.onnx", dataset.labels)
+    tuned = tmp_path / "tuned.onnx"
+    result = invoke("tune-thresholds", source, "--data", synth_multilabel, "--strategy",
+                    "label", "--max-labels", "6", "--output", tuned, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "thresholds" not in read_metadata(source)  # the source is left alone
+    meta = read_metadata(tuned)
+    assert meta["min_labels"] == 1 and meta["max_labels"] == 6
+    assert len(meta["thresholds"]["per_label"]) == len(dataset.labels)
+    report = read_json(tmp_path / "tuned-thresholds" / "thresholds.json")
+    assert report["strategy"] == "label" and report["n_images"]["test"] > 0
+    assert (tmp_path / "tuned-thresholds" / "f_vs_threshold.png").read_bytes()[:4] == \
+        b"\x89PNG"
+
+    test = make_split(dataset).test
+    paths = [dataset.paths[i] for i in test]
+    truth = dataset.targets[test]
+    scores, _ = onnx_scores(tuned, paths)
+    decided = decide(scores, meta["thresholds"], meta["min_labels"], meta["max_labels"])
+    expected = sample_scores(decided, truth)["f"]
+    assert report["table"][-1]["test F2"] == pytest.approx(expected, abs=1e-12)
+
+    evaluation = MultilabelEvaluator().evaluate(truth, scores, dataset.labels,
+                                                tmp_path / "eval",
+                                                thresholds=meta["thresholds"])
+    assert evaluation.metrics["f2@tuned"] == pytest.approx(expected, abs=1e-12)
+
+    listing = tmp_path / "test_images.txt"
+    listing.write_text("\n".join(str(p) for p in paths))
+    predicted = invoke("predict", listing, "--model", tuned, "--output",
+                       tmp_path / "p.jsonl", "--quiet")
+    assert predicted.exit_code == 0, predicted.output
+    import json
+
+    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    column = {name: j for j, name in enumerate(dataset.labels)}
+    from_predict = np.zeros_like(decided)
+    for i, row in enumerate(rows):
+        from_predict[i, [column[name] for name in row["prediction"]]] = True
+    np.testing.assert_array_equal(from_predict, decided)
+
+
+def test_onnx_without_multilabel_metadata_is_a_clear_error(synth_multilabel, tmp_path):
+    labels = ["culture::a", "tag::b"]
+    plain = hand_made_onnx(tmp_path / "plain.onnx", labels, metadata=False)
+    result = invoke("tune-thresholds", plain, "--data", synth_multilabel)
+    assert result.exit_code == 1
+    assert "no artkit metadata" in result.output and "Traceback" not in result.output
+    multiclass = hand_made_onnx(tmp_path / "mc.onnx", labels, task="multiclass")
+    result = invoke("tune-thresholds", multiclass, "--data", synth_multilabel)
+    assert result.exit_code == 1 and "not a multi-label model" in result.output
+    orphan = hand_made_onnx(tmp_path / "orphan.onnx", labels)
+    result = invoke("tune-thresholds", orphan)
+    assert result.exit_code == 1 and "--data" in result.output
+
+
+@pytest.mark.slow
+def test_run_tuning_is_used_by_evaluate(synth_multilabel):
+    """A tiny multi-label MobileNet run: tune-thresholds writes its config, and `artkit
+    evaluate` then reports the same test F2 as the tuning table."""
+    from artkit.io import read_json
+    from artkit.runs import resolve_run
+
+    trained = invoke("train", "mobilenet", "--data", synth_multilabel, "--alpha", "0.25",
+                     "--input-size", "32", "--epochs", "1", "--weights", "none",
+                     "--name", "tiny", "--quiet")
+    assert trained.exit_code == 0, trained.output
+    result = invoke("tune-thresholds", "mobilenet/tiny", "--strategy", "group", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "group thresholds" in result.output
+    run = resolve_run("mobilenet/tiny")
+    config = run.config
+    assert set(config["thresholds"]["groups"]) == {"culture", "tag"}
+    assert config["min_labels"] == 1 and config["max_labels"] is None
+    report = read_json(run.path("thresholds", "thresholds.json"))
+    assert invoke("evaluate", "mobilenet/tiny", "--quiet").exit_code == 0
+    assert run.metrics["metrics"]["f2@tuned"] == pytest.approx(report["table"][-1]["test F2"],
+                                                               abs=1e-6)
+    rejected = invoke("tune-thresholds", "mobilenet/tiny", "--output", "x.onnx")
+    assert rejected.exit_code == 1 and "ONNX" in result.output + rejected.output

@@ -282,7 +282,10 @@ def tune_thresholds_command(
             else ""
         console.print(f"[dim]labels without positive validation images: {shown}{more}[/dim]")
 
-    decision = {"thresholds": stored, "min_labels": min_labels, "max_labels": max_labels}
+    # The bounds go inside the thresholds too: the evaluator reads them from there, predict
+    # and export from the top-level keys.
+    bounds_kw = {"min_labels": min_labels, "max_labels": max_labels}
+    decision = {"thresholds": {**stored, **bounds_kw}, **bounds_kw}
     if is_onnx:
         _write_onnx(model_path, destination, decision)
         console.print(f"thresholds written into {destination}")
