@@ -128,12 +128,14 @@ def score_onnx(path: Path, data: Path | None, format: str | None) -> tuple[Score
         raise ArtkitError(f"the run this model came from ({meta.get('run', 'not named')}) is "
                           f"not under {runs_root()}, so its data set and split are unknown",
                           path, hint="give the data set with --data")
-    if data is None:
+    same_data = run is not None and (data is None or Path(data).expanduser().resolve() ==
+                                     Path(run.config["data"]).resolve())
+    if same_data:  # the run's own split: its validation images were never trained on
         config = run.config
-        dataset, split = _dataset_and_split(config["data"], config.get("format"),
+        dataset, split = _dataset_and_split(config["data"], format or config.get("format"),
                                             meta["labels"], run.read_json("split.json"))
     else:
-        info(f"tuning on the validation part of artkit's split of {data}")
+        info(f"tuning on the validation part of artkit's default split of {data}")
         dataset, split = _dataset_and_split(data, format, meta["labels"], None)
 
     def part(indices: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
