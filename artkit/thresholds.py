@@ -43,7 +43,7 @@ GRID = (np.arange(1, 100) / 100).astype(np.float32)
 """Candidate thresholds: 0.01, 0.02, ..., 0.99 (float32, as `decide` compares them)."""
 GROUP_SEPARATOR = "::"
 UNGROUPED = "(no group)"
-DEFAULT_SHRINKAGE = 10.0
+DEFAULT_SHRINKAGE = 3.0
 MAX_PASSES = 10
 
 

@@ -18,6 +18,7 @@ import typer
 from artkit.cli.common import FormatOption, QuietOption, apply_quiet, print_table
 from artkit.console import console, info, make_progress, warn
 from artkit.errors import ArtkitError
+from artkit.thresholds import DEFAULT_SHRINKAGE
 
 BETAS = {"f1": 1.0, "f2": 2.0}
 TuneDataOption = Annotated[Path | None, typer.Option(
@@ -219,7 +220,8 @@ def tune_thresholds_command(
         "--max-labels", help="At most N labels per image (its best-scoring ones).")] = None,
     shrinkage: Annotated[float, typer.Option(
         "--shrinkage", help="Per-label strategy: a label with n positive validation images "
-        "moves n/(n+S) of the way from its group's threshold to its own best.")] = 10.0,
+        "moves n/(n+S) of the way from its group's threshold to its own best.")
+    ] = DEFAULT_SHRINKAGE,
     output: Annotated[Path | None, typer.Option(
         "--output", help="ONNX only: write the tuned model here (default: update the file "
         "in place).")] = None,
