@@ -89,7 +89,7 @@ def _detection(dataset: Dataset, count: int, side: int, columns: int) -> Image.I
 
 
 def save_contact_sheet(dataset: Dataset, path: str | Path, per_class: int = 6,
-                       side: int = 88) -> Path:
+                       side: int = 80) -> Path:
     """Save a PNG grid of sample images of `dataset` with their labels (or boxes)."""
     if dataset.task == "multiclass":
         sheet = _by_class(dataset, per_class, side)
@@ -97,6 +97,9 @@ def save_contact_sheet(dataset: Dataset, path: str | Path, per_class: int = 6,
         sheet = _multilabel(dataset, 4 * per_class, side, columns=per_class)
     else:
         sheet = _detection(dataset, 9, side * 3, columns=3)
+    # A 256-colour palette keeps a sheet of noisy photos small enough to commit and share.
+    palette = sheet.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+    sheet = sheet.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG)
     path = Path(path)
     with atomic_path(path) as tmp:
         sheet.save(tmp, format="PNG", optimize=True)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from artkit.data.synth.canvas import Color, blank, jitter
+from artkit.data.synth.canvas import Color, blank, gradient_ground, hsv, jitter
 
 AA = cv2.LINE_AA
 
@@ -146,29 +146,28 @@ MOTIFS: dict[str, Motif] = {
 
 def _ground_paper(rng, h, w, palette):
     image = blank(h, w, jitter(rng, (232, 222, 200), 12))
-    fibres = rng.normal(0, 6, (h, w)).astype(np.float32)
-    return np.clip(image + cv2.GaussianBlur(fibres, (0, 0), 1.5)[..., None] * 2, 0,
-                   255).astype(np.uint8)
+    fibres = cv2.GaussianBlur(rng.normal(0, 6, (h, w)).astype(np.float32), (0, 0), 1.5)
+    return np.clip(image + fibres[..., None] * 2, 0, 255).astype(np.uint8)
 
 
 def _ground_textile(rng, h, w, palette):
     # A dyed ground half as bright as the palette's second colour, so that a motif drawn in
-    # that colour still shows.
+    # that colour still shows; the weave is added after the motifs.
     return blank(h, w, jitter(rng, tuple(c * 0.5 for c in palette[1]), 10))
 
 
 def _ground_ceramic(rng, h, w, palette):
-    image = blank(h, w, jitter(rng, (60, 60, 60), 25))
-    cv2.circle(image, (w // 2, h // 2), int(min(h, w) * 0.48), jitter(rng, (235, 235, 230), 10),
-               -1, AA)
-    return image
+    glaze = [(238, 236, 228), (200, 220, 200), (225, 215, 190)][rng.integers(3)]
+    return gradient_ground(rng, h, w, jitter(rng, glaze, 8), jitter(rng, glaze, 8))
 
 
 def _ground_metal(rng, h, w, palette):
     xx = np.linspace(0, 1, w, dtype=np.float32)
     sheen = 90 + 110 * np.abs(np.sin(xx * np.pi * rng.uniform(1, 3)))
-    return np.clip(np.broadcast_to(sheen[None, :, None] * np.array([0.9, 0.85, 0.7]),
-                                   (h, w, 3)), 0, 255).astype(np.uint8)
+    tint = [np.array([0.9, 0.85, 0.7]), np.array([0.85, 0.85, 0.88]),
+            np.array([0.95, 0.7, 0.5])][rng.integers(3)]  # brass, silver, copper
+    return np.clip(np.broadcast_to(sheen[None, :, None] * tint, (h, w, 3)), 0,
+                   255).astype(np.uint8)
 
 
 def _ground_wood(rng, h, w, palette):
@@ -183,9 +182,53 @@ def _ground_stone(rng, h, w, palette):
     return np.clip(jitter(rng, (150, 148, 140), 10) + speckle[..., None], 0, 255).astype(np.uint8)
 
 
-MEDIA: dict[str, Callable[[np.random.Generator, int, int, tuple], np.ndarray]] = {
-    "paper": _ground_paper, "textile": _ground_textile, "ceramic": _ground_ceramic,
-    "metalwork": _ground_metal, "wood": _ground_wood, "stone": _ground_stone,
+def _rect_outline(rng, size, jag: float) -> np.ndarray:
+    """A rectangle's outline (as many points) with edges roughened by `jag` of the side."""
+    x0, y0 = rng.uniform(0.04, 0.16, 2) * size
+    x1, y1 = size - rng.uniform(0.04, 0.16, 2) * size
+    t = np.linspace(0, 1, 12, endpoint=False)
+    pts = np.concatenate([np.stack([x0 + (x1 - x0) * t, np.full(12, y0)], 1),
+                          np.stack([np.full(12, x1), y0 + (y1 - y0) * t], 1),
+                          np.stack([x1 - (x1 - x0) * t, np.full(12, y1)], 1),
+                          np.stack([np.full(12, x0), y1 - (y1 - y0) * t], 1)])
+    return pts + rng.normal(0, jag * size, pts.shape)
+
+
+def _shape_sheet(rng, size):
+    return _rect_outline(rng, size, 0.002)
+
+
+def _shape_fragment(rng, size):
+    return _rect_outline(rng, size, 0.012)
+
+
+def _shape_round(rng, size):
+    if rng.random() < 0.6:  # a plate, dish or medal seen from above
+        r = size * rng.uniform(0.36, 0.47)
+        a = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+        squash = rng.uniform(0.8, 1.0)
+        return np.stack([size / 2 + r * np.cos(a), size / 2 + r * squash * np.sin(a)], 1)
+    t = np.linspace(0, 1, 24)  # a vessel in profile
+    radius = size * (0.18 + 0.2 * np.sin(np.pi * t * rng.uniform(0.8, 1.1)) + 0.04)
+    ys = size * (0.06 + 0.88 * t)
+    return np.concatenate([np.stack([size / 2 + radius, ys], 1),
+                           np.stack([size / 2 - radius, ys], 1)[::-1]])
+
+
+def _shape_slab(rng, size):
+    a = np.sort(rng.uniform(0, 2 * np.pi, 9))
+    r = size * rng.uniform(0.38, 0.5, 9)
+    return np.stack([size / 2 + r * np.cos(a), size / 2 + r * np.sin(a)], 1)
+
+
+#: medium -> (its surface, the outline of an object made of it)
+MEDIA: dict[str, tuple[Callable, Callable]] = {
+    "paper": (_ground_paper, _shape_sheet),
+    "textile": (_ground_textile, _shape_fragment),
+    "ceramic": (_ground_ceramic, _shape_round),
+    "metalwork": (_ground_metal, _shape_round),
+    "wood": (_ground_wood, _shape_sheet),
+    "stone": (_ground_stone, _shape_slab),
 }
 
 
@@ -200,6 +243,23 @@ def _long_tail(k: int, power: float) -> np.ndarray:
     return weights / weights.sum()
 
 
+def _on_backdrop(rng: np.random.Generator, image: np.ndarray, outline: np.ndarray
+                 ) -> np.ndarray:
+    """Cut the object out along `outline` and photograph it on a plain studio backdrop with
+    a soft shadow, as museum collection photos are."""
+    size = image.shape[0]
+    tone = rng.choice([rng.uniform(0.05, 0.2), rng.uniform(0.4, 0.6), rng.uniform(0.85, 0.97)])
+    backdrop = gradient_ground(rng, size, size, hsv(0, 0, tone), hsv(0, 0, tone * 0.85))
+    mask8 = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask8, [np.round(outline).astype(np.int32)], 255, AA)
+    mask = mask8.astype(np.float32) / 255
+    shift = np.float32([[1, 0, size * 0.02], [0, 1, size * 0.03]])
+    shadow = cv2.GaussianBlur(cv2.warpAffine(mask, shift, (size, size)), (0, 0), size * 0.02)
+    backdrop = backdrop * (1 - 0.45 * shadow)[..., None]
+    alpha = mask[..., None]
+    return np.clip(backdrop * (1 - alpha) + image * alpha, 0, 255).astype(np.uint8)
+
+
 def render_object(rng: np.random.Generator, size: int) -> tuple[np.ndarray, list[str]]:
     """One object image (size x size uint8 RGB) and its attribute names."""
     culture = list(CULTURES)[rng.choice(len(CULTURES), p=_long_tail(len(CULTURES), 0.8))]
@@ -209,20 +269,25 @@ def render_object(rng: np.random.Generator, size: int) -> tuple[np.ndarray, list
                         p=_long_tail(len(MOTIFS), 0.6))
     motifs = [list(MOTIFS)[i] for i in sorted(chosen)]
     palette = [jitter(rng, c, 12) for c in CULTURES[culture]]
-    image = MEDIA[medium](rng, size, size, palette)
+    surface, outline = MEDIA[medium]
+    image = surface(rng, size, size, palette)
+    pts = outline(rng, size)
+    x0, y0 = pts.min(0)
+    x1, y1 = pts.max(0)
     # Each motif gets its own band of the object and a palette colour that shows on it.
-    bands = np.linspace(0.08, 0.92, len(motifs) + 1) * size
+    bands = np.linspace(y0 + (y1 - y0) * 0.15, y1 - (y1 - y0) * 0.15, len(motifs) + 1)
+    colors = [palette[0], palette[2], palette[1]]
     for i, name in enumerate(motifs):
-        colors = [palette[0], palette[2], palette[1]]
-        color = colors[i % 3]
         scale = (bands[i + 1] - bands[i]) * rng.uniform(0.28, 0.4)
         y = (bands[i] + bands[i + 1]) / 2
-        for x in np.linspace(size * 0.2, size * 0.8, int(rng.integers(2, 4))):
-            MOTIFS[name](rng, image, x + rng.normal(0, size * 0.02), y, scale, color)
+        left, right = x0 + (x1 - x0) * 0.25, x1 - (x1 - x0) * 0.25
+        for x in np.linspace(left, right, int(rng.integers(2, 4))):
+            MOTIFS[name](rng, image, x + rng.normal(0, size * 0.02), y, scale, colors[i % 3])
     if medium == "textile":
         yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
         weave = 1 + 0.15 * np.sin(xx * 2.2) * np.sin(yy * 2.2)
         image = np.clip(image * weave[..., None], 0, 255).astype(np.uint8)
+    image = _on_backdrop(rng, image, pts)
     labels = [f"culture::{culture}"] + [f"tag::{m}" for m in motifs] + [f"tag::{medium}"]
     # A gentle photo finish: strong colour casts would erase the palette that names the culture.
     gain = rng.uniform(0.85, 1.12)
