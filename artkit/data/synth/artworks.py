@@ -314,12 +314,13 @@ MATERIALS = {  # hue, saturation, value ranges, shine
 
 
 def draw_sculpture(rng: np.random.Generator, image: np.ndarray, cx: float, base_y: float,
-                   height: float) -> tuple[int, int, int, int]:
-    """Draw a sculpture standing at (cx, base_y), `height` pixels tall; return its box."""
+                   height: float) -> None:
+    """Draw a sculpture (bust, standing figure, abstract stack, animal or head on a socle)
+    standing at (cx, base_y), about `height` pixels tall."""
     material = MATERIALS[list(MATERIALS)[rng.integers(len(MATERIALS))]]
     color = hsv(rng.uniform(*material[0]), rng.uniform(*material[1]), rng.uniform(*material[2]))
     light = random_light(rng)
-    kind = rng.integers(3)
+    kind = rng.integers(5)
     unit = height
     soft_shadow(image, (cx + unit * 0.12, base_y), (unit * 0.3, unit * 0.05), 0.5)
     parts: list[tuple[float, float, float, float]] = []  # cx, cy, ax, ay
@@ -332,6 +333,13 @@ def draw_sculpture(rng: np.random.Generator, image: np.ndarray, cx: float, base_
                  (lean, -0.5, 0.13, 0.17), (lean, -0.68, 0.16, 0.08),
                  (lean * 1.5, -0.86, 0.065, 0.085), (-0.17, -0.55, 0.04, 0.15),
                  (0.17, -0.55, 0.04, 0.15)]
+    elif kind == 3:  # an animal (or a reclining figure): a long body on short legs
+        facing = rng.choice([-1, 1])
+        parts = [(x, -0.1, 0.035, 0.1) for x in (-0.25, -0.17, 0.17, 0.25)]
+        parts += [(0, -0.3, 0.36, 0.13), (facing * 0.34, -0.42, 0.07, 0.1),
+                  (facing * 0.42, -0.52, 0.1, 0.08)]
+    elif kind == 4:  # a head on a socle
+        parts = [(0, -0.1, 0.12, 0.1), (0, -0.3, 0.08, 0.12), (0, -0.6, 0.2, 0.26)]
     else:  # abstract stack of rounded forms
         y = 0.0
         for _ in range(rng.integers(2, 5)):
@@ -341,10 +349,6 @@ def draw_sculpture(rng: np.random.Generator, image: np.ndarray, cx: float, base_
     for px, py, ax, ay in parts:
         shade_ellipsoid(image, cx + px * unit, base_y + py * unit, ax * unit, ay * unit,
                         jitter(rng, color, 6), light, ambient=0.3, shine=material[3])
-    xs = [cx + (px - ax) * unit for px, _, ax, _ in parts] + \
-        [cx + (px + ax) * unit for px, _, ax, _ in parts]
-    ys = [base_y + (py - ay) * unit for _, py, _, ay in parts]
-    return int(min(xs)), int(min(ys)), int(max(xs)), int(base_y)
 
 
 def engraving(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

@@ -29,6 +29,27 @@ def _gallery(rng: np.random.Generator, size: int) -> tuple[np.ndarray, int]:
     return image, floor
 
 
+def _tilt(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """Sometimes photograph at a slight angle: a small random perspective warp."""
+    if rng.random() < 0.6:
+        return image
+    h, w = image.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = (src + rng.uniform(-0.07, 0.07, (4, 2)) * [w, h]).astype(np.float32)
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(image, matrix, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+
+
+def _wall_label(rng: np.random.Generator, image: np.ndarray, x: float, y: float,
+                size: int) -> None:
+    """The small caption card museums put beside every object (in both classes)."""
+    if rng.random() < 0.5:
+        return
+    lw, lh = int(size * rng.uniform(0.08, 0.14)), int(size * rng.uniform(0.05, 0.08))
+    x, y = int(min(max(x, 0), size - lw - 1)), int(min(max(y, 0), size - lh - 1))
+    cv2.rectangle(image, (x, y), (x + lw, y + lh), jitter(rng, (240, 238, 230), 8), -1)
+
+
 def render_painting(rng: np.random.Generator, size: int) -> np.ndarray:
     name = PAINTING_CLASSES[rng.integers(len(PAINTING_CLASSES))]
     if rng.random() < 0.35:  # an unframed reproduction that fills the picture
@@ -41,7 +62,9 @@ def render_painting(rng: np.random.Generator, size: int) -> np.ndarray:
     x0 = int(rng.uniform(0.02, 0.98) * (size - pw))
     y0 = int(max(min(rng.uniform(0.05, 0.2) * size, floor - ph - 2), 0))
     image[y0:y0 + ph, x0:x0 + pw] = art[:min(ph, size - y0)]
-    return finish(rng, image)
+    side = x0 + pw + size * 0.04 if x0 + pw < size * 0.8 else x0 - size * 0.16
+    _wall_label(rng, image, side, y0 + ph * 0.7, size)
+    return finish(rng, _tilt(rng, image))
 
 
 def render_sculpture(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -50,11 +73,14 @@ def render_sculpture(rng: np.random.Generator, size: int) -> np.ndarray:
     image, floor = _gallery(rng, size)
     cx = size * rng.uniform(0.3, 0.7)
     base = floor + (size - floor) * rng.uniform(0.2, 0.8)
-    if rng.random() < 0.6:  # on a plinth
+    if rng.random() < 0.6:  # on a plinth, lit from one side
         pw, ph = size * rng.uniform(0.15, 0.3), size * rng.uniform(0.15, 0.35)
         tone = jitter(rng, (225, 222, 215), 20)
         cv2.rectangle(image, (int(cx - pw / 2), int(base - ph)), (int(cx + pw / 2), int(base)),
                       tone, -1)
+        cv2.rectangle(image, (int(cx - pw / 2), int(base - ph)), (int(cx - pw / 4), int(base)),
+                      tuple(c * 0.8 for c in tone), -1)
         base -= ph
-    draw_sculpture(rng, image, cx, base, max(base, 8) * rng.uniform(0.6, 0.9))
-    return finish(rng, image)
+    _wall_label(rng, image, cx + size * rng.uniform(0.15, 0.3), base - size * 0.2, size)
+    draw_sculpture(rng, image, cx, base, max(base, 8) * rng.uniform(0.4, 0.9))
+    return finish(rng, _tilt(rng, image))
