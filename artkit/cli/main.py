@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "artkit.cli.data_cmd",
     "artkit.cli.train_cmd",
     "artkit.cli.evaluate_cmd",
+    "artkit.cli.detect_cmd",
     "artkit.cli.thresholds_cmd",
 ]
 

@@ -1,0 +1,179 @@
+"""Run a detection method over many photos: decode, CAMs from an exported model, boxes.
+
+Photos stream through :func:`artkit.runtime.pipeline.iter_batches` (decoding overlapped
+with inference, memory flat over any number of files). Each photo is decoded once: a
+working copy, shrunk to at most `max_side` pixels, feeds the detection method and the
+overlays, and a copy at the network's input size feeds onnxruntime. The CAM of the chosen
+class is upsampled onto the working copy, and boxes are mapped back to the original
+photo's pixels at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from artkit.cam import upsample
+from artkit.contracts import Detections
+from artkit.data.decode import decode_image, resize_to
+from artkit.errors import ArtkitError
+from artkit.runtime.pipeline import Failure, iter_batches
+
+#: Photos larger than this (longest side) are worked on shrunk; boxes are mapped back.
+MAX_SIDE = 1280
+CAM_OUTPUT = "cams"
+
+
+@dataclass
+class CamModel:
+    """An exported model with a ``cams`` output, and the class whose map is used."""
+
+    path: Path
+    session: Any
+    meta: dict[str, Any]
+    class_index: int
+
+    @property
+    def class_name(self) -> str:
+        return self.meta["labels"][self.class_index]
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        from artkit.runtime.preprocess import input_size
+
+        return input_size(self.meta)
+
+    def cams(self, batch: np.ndarray) -> np.ndarray:
+        """(n, h, w) maps of the chosen class for a float32 (n, H, W, 3) batch."""
+        name = self.session.get_inputs()[0].name
+        (cams,) = self.session.run([CAM_OUTPUT], {name: batch})
+        return cams[..., self.class_index]
+
+
+def open_cam_model(path: Path, class_name: str | None, device: str = "auto") -> CamModel:
+    """Load an exported model for detection; it must have a ``cams`` output."""
+    from artkit.runtime.metadata import metadata_from_session
+    from artkit.runtime.session import create_session
+
+    session = create_session(path, device=device)  # type: ignore[arg-type]
+    meta = metadata_from_session(session, path)
+    outputs = {o.name for o in session.get_outputs()}
+    if CAM_OUTPUT not in outputs or meta.get("input_kind") != "image":
+        raise ArtkitError("this model has no class activation maps (no 'cams' output)", path,
+                          hint="export a CAM-capable model (vgg19-cam, mobilenet, ...) or use "
+                          "--method frames")
+    labels = meta["labels"]
+    if class_name is None:
+        class_name = "painting" if "painting" in labels else None
+    if class_name not in labels:
+        raise ArtkitError(f"the model has no class '{class_name}'", path,
+                          hint="its classes: " + ", ".join(labels))
+    return CamModel(path=path, session=session, meta=meta, class_index=labels.index(class_name))
+
+
+def latest_cam_export(folder: Path = Path("exported"), model: str = "vgg19-cam") -> Path | None:
+    """The most recently exported file of `model` with a ``cams`` output in `folder`."""
+    from artkit.runtime.metadata import read_metadata
+
+    found: list[tuple[str, float, Path]] = []
+    for path in sorted(folder.glob("*.onnx")) if folder.is_dir() else []:
+        try:
+            meta = read_metadata(path)
+        except ArtkitError:
+            continue
+        if meta.get("model") == model and CAM_OUTPUT in meta.get("outputs", []):
+            found.append((meta.get("exported_at", ""), path.stat().st_mtime, path))
+    return max(found)[2] if found else None
+
+
+def default_cam_model(model: str = "vgg19-cam") -> tuple[Path, str]:
+    """The CAM model `detect` uses without --model, and a sentence saying where it is from:
+    the latest export of `model`, else a fresh export of its most recent finished run."""
+    from artkit.runs import resolve_run
+
+    path = latest_cam_export(model=model)
+    if path is not None:
+        return path, f"the most recent {model} export, {path}"
+    try:
+        run = resolve_run(None, model=model)
+    except ArtkitError:
+        raise ArtkitError(f"no --model given and no {model} model found in exported/ or runs/",
+                          hint=f"train one (`artkit train {model}`), export it (`artkit export "
+                          "onnx`), pass --model FILE.onnx, or use --method frames") from None
+    from artkit.export.run_export import export_run
+
+    result = export_run(run)
+    return result.path, f"a fresh export of the most recent {model} run {run.dir}, {result.path}"
+
+
+@dataclass
+class Photo:
+    """One photo after detection; boxes are in the original photo's pixels."""
+
+    index: int
+    path: Path
+    size: tuple[int, int]
+    """Original (height, width)."""
+    image: np.ndarray
+    """Working copy (longest side at most MAX_SIDE), RGB."""
+    cam: np.ndarray | None
+    """CAM of the chosen class on the working copy's pixels."""
+    detections: dict[float, Detections]
+    """Boxes per CAM threshold."""
+
+    @property
+    def scale(self) -> float:
+        return self.image.shape[0] / self.size[0]
+
+
+def _loader(network_size: tuple[int, int] | None, max_side: int):
+    def load(path: Path) -> tuple[tuple[np.ndarray, np.ndarray | None], tuple[int, int]]:
+        image = decode_image(path)
+        height, width = image.shape[:2]
+        scale = min(1.0, max_side / max(height, width))
+        work = resize_to(image, (max(1, round(height * scale)), max(1, round(width * scale))))
+        network = resize_to(work, network_size) if network_size else None
+        return (work, network), (height, width)
+
+    return load
+
+
+def _collate(items: list[tuple[np.ndarray, np.ndarray | None]]
+             ) -> tuple[list[np.ndarray], np.ndarray | None]:
+    works = [work for work, _ in items]
+    if items[0][1] is None:
+        return works, None
+    return works, np.stack([network for _, network in items]).astype(np.float32)
+
+
+def detect_photos(paths: Sequence[Path], method: Any, thresholds: Sequence[float],
+                  options: dict[str, Any], model: CamModel | None = None,
+                  batch_size: int = 16, workers: int = 2, max_side: int = MAX_SIDE
+                  ) -> Iterator[tuple[list[Photo], list[Failure]]]:
+    """Per batch, the photos with their boxes at each threshold, and the files that failed."""
+    if method.needs_cam and model is None:
+        raise ArtkitError(f"method '{method.name}' needs a CAM model (--model)")
+    use_model = model if method.needs_cam or model is not None else None
+    loader = _loader(use_model.input_size if use_model else None, max_side)
+    for batch in iter_batches(paths, loader, batch_size=batch_size, workers=workers,
+                              collate=_collate):
+        photos: list[Photo] = []
+        if len(batch):
+            works, network = batch.items
+            cams = use_model.cams(network) if use_model is not None else [None] * len(works)
+            for index, path, size, work, small in zip(batch.indices, batch.paths, batch.sizes,
+                                                      works, cams, strict=True):
+                cam = upsample(small, *work.shape[:2]) if small is not None else None
+                photo = Photo(index, path, size, work, cam, {})
+                for threshold in thresholds:
+                    found = method.detect(work, cam if method.needs_cam else None, threshold,
+                                          **options)
+                    photo.detections[threshold] = Detections(
+                        (np.asarray(found.boxes, np.float32) / photo.scale).reshape(-1, 4),
+                        np.asarray(found.scores, np.float32).reshape(-1))
+                photos.append(photo)
+        yield photos, batch.failures

@@ -1,0 +1,197 @@
+"""Built-in detection methods for `artkit detect --method NAME`.
+
+- ``cam``: the CAM paper's rule: threshold the class activation map, one box per connected
+  component (:mod:`artkit.cam`).
+- ``frames``: no network. Paintings hang in frames, and a frame is a closed, nearly
+  rectangular outline that stands out from the wall: Canny edges, closed into outlines,
+  contours, kept when the contour fills its `minAreaRect` (rectangularity) and is not a
+  speck, scored by its share of the photo.
+- ``cam+frames``: the frame outlines re-scored by evidence that they hold a painting: the
+  edge density along the outline times the mean CAM inside. A CAM alone lights up part of a
+  painting and merges neighbours; outlines alone cannot tell a painting from a door or a
+  placard. Boxes lying inside a better box (a canvas inside its own frame) are dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from artkit.boxes import nms, suppress_contained
+from artkit.cam import boxes_from_cam
+from artkit.contracts import Detections, OptionSpec
+from artkit.hookspecs import hookimpl
+
+#: Frames are found on a copy of the photo with this longest side: enough for outlines,
+#: cheap for Canny and contours; boxes are mapped back to the photo's pixels.
+WORK_SIDE = 640
+
+MIN_AREA = OptionSpec("min_area", float, 0.003,
+                      "Drop boxes smaller than this share of the photo.")
+NMS_IOU = OptionSpec("nms_iou", float, 0.5,
+                     "Drop a box overlapping a better one by more than this IoU.")
+RECTANGULARITY = OptionSpec("rectangularity", float, 0.5,
+                            "Frames: keep outlines filling at least this share of their "
+                            "rotated bounding rectangle (low: wide-angle lenses bend frames).")
+
+#: Canny thresholds as multiples of the photo's median grey, plus one fixed low pair for
+#: dark photos: frames differ from wall by anything from a faint shadow to a gilded edge.
+CANNY_LEVELS = ((0.67, 1.33, False), (0.34, 1.66, False), (20.0, 60.0, True))
+#: Dilations that close a broken outline; more closes more gaps but also merges neighbours.
+DILATIONS = (1, 2, 3)
+#: An outline spanning this share of both sides is the photo's own border, not a frame.
+BORDER = 0.9
+#: Paintings are rarely thinner than 1:4; door jambs, wall strips and shadows often are.
+MIN_ASPECT = 0.25
+
+
+def _empty() -> Detections:
+    return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+
+
+def _box_sum(integral: np.ndarray, x1: int, y1: int, x2: int, y2: int) -> tuple[float, int]:
+    """Sum and pixel count of a box (clipped to the image) from an integral image."""
+    height, width = integral.shape[0] - 1, integral.shape[1] - 1
+    x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+    if x2 <= x1 or y2 <= y1:
+        return 0.0, 0
+    total = integral[y2, x2] - integral[y1, x2] - integral[y2, x1] + integral[y1, x1]
+    return float(total), (x2 - x1) * (y2 - y1)
+
+
+def _texture_contrast(integral: np.ndarray, x: int, y: int, w: int, h: int) -> float:
+    """Edge density inside the box minus that of a ring around it: a painting is busy, the
+    wall around it is plain."""
+    inside, inside_pixels = _box_sum(integral, x, y, x + w, y + h)
+    margin = max(4, int(0.1 * max(w, h)))
+    outer, outer_pixels = _box_sum(integral, x - margin, y - margin, x + w + margin,
+                                   y + h + margin)
+    ring = (outer - inside) / max(outer_pixels - inside_pixels, 1)
+    return inside / max(inside_pixels, 1) - ring
+
+
+def frame_proposals(image: np.ndarray, min_area: float, rectangularity: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Nearly rectangular closed outlines of one RGB photo, with a frame score each.
+
+    Outlines come from Canny edges at several thresholds, closed by several dilations, so
+    that a frame is found whether it is faint or broken by glare; the photo border closes
+    outlines of paintings cut by the edge of the photo. The score, tuned on the tuning half
+    of estense-dev (docs/detection.md), is sqrt(share of photo) x rectangularity^2 x
+    (texture contrast + 0.01). Returns boxes (n, 4) in the photo's pixels and scores (n,)."""
+    height, width = image.shape[:2]
+    scale = min(WORK_SIDE / max(height, width), 1.0)
+    small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
+                       interpolation=cv2.INTER_AREA) if scale < 1 else image
+    gray = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (5, 5), 0)
+    median = float(np.median(gray))
+    photo_area = float(gray.shape[0] * gray.shape[1])
+    reference = cv2.Canny(gray, 0.66 * median, 1.33 * median)
+    integral = cv2.integral((reference > 0).astype(np.uint8))
+    boxes, scores = [], []
+    for low, high, absolute in CANNY_LEVELS:
+        edges = cv2.Canny(gray, low if absolute else low * median,
+                          high if absolute else min(255.0, high * median))
+        edges[[0, -1], :] = 255
+        edges[:, [0, -1]] = 255
+        for iterations in DILATIONS:
+            closed = cv2.dilate(edges, np.ones((3, 3), np.uint8), iterations=iterations)
+            contours, _ = cv2.findContours(closed, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+            for contour in contours:
+                area = cv2.contourArea(contour)
+                if area < min_area * photo_area:
+                    continue
+                (_, _), (rw, rh), _ = cv2.minAreaRect(contour)
+                rect_fill = area / max(rw * rh, 1e-9)
+                x, y, w, h = cv2.boundingRect(contour)
+                if rect_fill < rectangularity or min(w / h, h / w) < MIN_ASPECT \
+                        or (w > BORDER * gray.shape[1] and h > BORDER * gray.shape[0]):
+                    continue
+                contrast = max(_texture_contrast(integral, x, y, w, h), 0.0)
+                boxes.append([x, y, x + w, y + h])
+                scores.append(np.sqrt(w * h / photo_area) * rect_fill ** 2 * (contrast + 0.01))
+    if not boxes:
+        return np.zeros((0, 4)), np.zeros(0)
+    box_array, score_array = np.array(boxes, np.float64) / scale, np.array(scores)
+    unique = nms(box_array, score_array, 0.9)  # the same outline found at several settings
+    return box_array[unique], score_array[unique]
+
+
+class CamMethod:
+    name = "cam"
+    description = "The CAM paper's rule: threshold the activation map, a box per blob."
+    needs_cam = True
+    options = (MIN_AREA, NMS_IOU)
+
+    def detect(self, image: np.ndarray, cam: np.ndarray | None, threshold: float,
+               **options: Any) -> Detections:
+        if cam is None:
+            raise ValueError("the cam method needs a class activation map")
+        return boxes_from_cam(cam, threshold,
+                              min_area=options.get("min_area", MIN_AREA.default),
+                              nms_iou=options.get("nms_iou", NMS_IOU.default))
+
+
+class FramesMethod:
+    name = "frames"
+    description = "Rectangular frame outlines (Canny, contours, minAreaRect); no network."
+    needs_cam = False
+    options = (MIN_AREA, NMS_IOU, RECTANGULARITY)
+
+    def detect(self, image: np.ndarray, cam: np.ndarray | None, threshold: float,
+               **options: Any) -> Detections:
+        boxes, scores = frame_proposals(image, options.get("min_area", MIN_AREA.default),
+                                        options.get("rectangularity", RECTANGULARITY.default))
+        if not len(boxes):
+            return _empty()
+        keep = nms(boxes, scores, options.get("nms_iou", NMS_IOU.default))
+        return Detections(boxes[keep].astype(np.float32), scores[keep].astype(np.float32))
+
+
+def mean_cam_inside(cam: np.ndarray, boxes: np.ndarray, threshold: float) -> np.ndarray:
+    """Per box, the mean over its pixels of the CAM relative to its peak, counting only
+    pixels above ``threshold x peak`` (the CAM rule decides what is evidence)."""
+    peak = float(cam.max()) if cam.size else 0.0
+    if peak <= 0:
+        return np.zeros(len(boxes))
+    relative = cam / peak
+    relative = np.where(relative > threshold, relative, 0.0).astype(np.float64)
+    integral = cv2.integral(relative)
+    means = []
+    for x1, y1, x2, y2 in np.round(boxes).astype(int):
+        total, pixels = _box_sum(integral, x1, y1, x2, y2)
+        means.append(total / pixels if pixels else 0.0)
+    return np.array(means)
+
+
+class CamFramesMethod:
+    name = "cam+frames"
+    description = "Frame outlines re-scored by the mean CAM inside; nested boxes dropped."
+    needs_cam = True
+    options = (MIN_AREA, NMS_IOU, RECTANGULARITY)
+
+    def detect(self, image: np.ndarray, cam: np.ndarray | None, threshold: float,
+               **options: Any) -> Detections:
+        if cam is None:
+            raise ValueError("the cam+frames method needs a class activation map")
+        boxes, frame_scores = frame_proposals(
+            image, options.get("min_area", MIN_AREA.default),
+            options.get("rectangularity", RECTANGULARITY.default))
+        scores = frame_scores * mean_cam_inside(cam, boxes, threshold)
+        keep = scores > 0
+        boxes, scores = boxes[keep], scores[keep]
+        if not len(boxes):
+            return _empty()
+        order = nms(boxes, scores, options.get("nms_iou", NMS_IOU.default))
+        boxes, scores = boxes[order], scores[order]
+        order = suppress_contained(boxes, scores)
+        return Detections(boxes[order].astype(np.float32), scores[order].astype(np.float32))
+
+
+@hookimpl
+def register_detection_methods(register) -> None:
+    register(CamFramesMethod())
+    register(FramesMethod())
+    register(CamMethod())
