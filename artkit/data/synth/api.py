@@ -23,7 +23,7 @@ from artkit.data.decode import decode_image, is_image_path
 from artkit.errors import ArtkitError, ImageDecodeError
 
 #: Bump when a change to any renderer changes the images: cached sets are keyed by it.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 TASKS = ("multiclass", "multilabel", "detection", "painting-sculpture")
 

@@ -152,20 +152,25 @@ def _vanishing_point(room: Room) -> tuple[float, float]:
     return (x, room.height + slope_l * x)
 
 
-def _try_one_back_wall(rng, image, room, source, boxes, occupied) -> None:
-    """Try to hang one framed painting at eye level on the back wall, clear of the others.
+def _try_one_back_wall(rng, image, room, source, boxes, occupied, budget: int) -> None:
+    """Try to hang one framed painting at eye level on the back wall, clear of the others,
+    small enough that `budget` paintings can share the wall.
 
     In a close view the painting may run past the photo's edge; its box is then clipped."""
     wall_h = room.floor - room.ceiling
-    ph = int(wall_h * (rng.uniform(0.3, 0.75) if room.close else rng.uniform(0.18, 0.5)))
-    pw = int(ph * rng.uniform(0.6, 1.6))
+    ph = wall_h * (rng.uniform(0.3, 0.75) if room.close else rng.uniform(0.18, 0.5))
+    aspect = rng.uniform(0.6, 1.6)
+    share = (room.right - room.left) / max(budget, 1) * rng.uniform(0.55, 0.9)
+    pw = int(min(ph * aspect, share))
+    ph = int(pw / aspect)
     if ph < 12 or pw < 12 or (not room.close and pw > room.right - room.left - 8):
         return
     if room.close:
         x0 = int(rng.uniform(-0.35 * pw, room.width - 0.65 * pw))
     else:
         x0 = int(rng.uniform(room.left + 4, room.right - pw - 4))
-    y0 = max(int(room.ceiling + wall_h * rng.uniform(0.38, 0.55) - ph / 2), room.ceiling + 2)
+    eye_level = rng.uniform(0.3, 0.62) if budget > 3 else rng.uniform(0.38, 0.55)
+    y0 = max(int(room.ceiling + wall_h * eye_level - ph / 2), room.ceiling + 2)
     full = (x0, y0, x0 + pw, y0 + ph)
     if y0 + ph > room.floor - 6 or _overlaps(full, occupied, max(room.width // 60, 3)):
         return
@@ -297,7 +302,7 @@ def render_room(rng: np.random.Generator, width: int, height: int,
     for _ in range(40):
         if len(boxes) >= budget:
             break
-        _try_one_back_wall(rng, image, room, source, boxes, occupied)
+        _try_one_back_wall(rng, image, room, source, boxes, occupied, budget)
     _plinths(rng, image, room, boxes)
     image = _spotlights(rng, image, boxes)
     if rng.random() < 0.6:
