@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "artkit.cli.train_cmd",
     "artkit.cli.evaluate_cmd",
     "artkit.cli.detect_cmd",
+    "artkit.cli.export_cmd",
+    "artkit.cli.predict_cmd",
     "artkit.cli.thresholds_cmd",
 ]
 

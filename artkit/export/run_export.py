@@ -1,0 +1,181 @@
+"""Export one trained run: the plugin's graph, artkit's metadata, the self-check, the
+atomic write, and optionally an int8 copy beside it.
+
+The model plugin only builds the graph (``export_onnx(run, opset)``); everything every
+model shares happens here, so each plugin gets the same guarantees: the file is written
+only after onnxruntime has reproduced the original model on the run's own test images,
+and an interruption at any point leaves no ``.onnx`` behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from artkit import __version__, plugins
+from artkit.console import info
+from artkit.contracts import OnnxGraph
+from artkit.data.dataset import Dataset, load_dataset
+from artkit.data.splits import Split
+from artkit.errors import ArtkitError
+from artkit.export.quantize import QuantizeReport
+from artkit.export.selfcheck import CheckResult, self_check
+from artkit.io import atomic_path
+from artkit.runs import Run
+
+DEFAULT_OPSET = 17
+CHECK_IMAGES = 16
+CALIBRATION_IMAGES = 64
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    meta: dict[str, Any]
+    check: CheckResult
+    int8: QuantizeReport | None = None
+
+
+def default_output(run: Run) -> Path:
+    return Path("exported") / f"{run.name}.onnx"
+
+
+def int8_path(path: Path) -> Path:
+    """``exported/x.onnx`` -> ``exported/x.int8.onnx``."""
+    return path.with_name(f"{path.stem}.int8{path.suffix or '.onnx'}")
+
+
+def thresholds_of(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's thresholds in the metadata's form, 0.5 for an untuned multi-label run."""
+    stored = config.get("thresholds")
+    if stored is None:
+        return {"global": 0.5} if config.get("task") == "multilabel" else None
+    if isinstance(stored, dict):
+        return stored
+    if isinstance(stored, int | float):
+        return {"global": float(stored)}
+    return {"per_label": [float(t) for t in stored]}
+
+
+def build_metadata(run: Run, graph: OnnxGraph, session: Any, opset: int) -> dict[str, Any]:
+    config = run.config
+    prep = graph.preprocessing
+    metrics = (run.metrics or {}).get("metrics", {})
+    meta = {
+        "artkit_version": __version__, "model": config["model"],
+        "options": config.get("options", {}), "task": config["task"],
+        "labels": list(config["labels"]), "input_kind": graph.input_kind,
+        "preprocessing": prep, "outputs": sorted(o.name for o in session.get_outputs()),
+        "test_metrics": metrics, "run": run.name, "opset": opset,
+        "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "thresholds": thresholds_of(config),
+        "min_labels": config.get("min_labels"), "max_labels": config.get("max_labels"),
+    }
+    if graph.input_kind == "image":
+        meta["input_size"] = [int(v) for v in prep["size"]]
+        meta["colour_order"] = prep.get("colour_order", "RGB")
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def _dataset_and_split(run: Run) -> tuple[Dataset, Split]:
+    config = run.config
+    try:
+        dataset = load_dataset(config["data"], config.get("format"))
+    except ArtkitError as exc:
+        raise ArtkitError(f"cannot read the run's data set for the self-check: {exc}",
+                          run.dir) from None
+    return dataset, Split.from_json(run.read_json("split.json"), dataset)
+
+
+def export_run(run: Run, output: Path | None = None, opset: int = DEFAULT_OPSET,
+               quantize: str | None = None, check_images: int = CHECK_IMAGES,
+               calibration_images: int = CALIBRATION_IMAGES) -> ExportResult:
+    import onnx
+
+    from artkit.runtime.metadata import write_metadata
+    from artkit.runtime.session import create_session
+
+    config = run.config
+    if run.metrics is None:
+        raise ArtkitError("this run did not finish (no metrics.json)", run.dir)
+    model = plugins.get("model", config["model"])
+    if not callable(getattr(model, "export_onnx", None)):
+        raise ArtkitError(f"model '{config['model']}' cannot export to ONNX (its plugin has no "
+                          "export_onnx)")
+    dataset, split = _dataset_and_split(run)
+    info(f"building the ONNX graph of {run.dir} (opset {opset})")
+    graph: OnnxGraph = model.export_onnx(run, opset)
+    if quantize and not graph.quantizable:
+        raise ArtkitError(f"--quantize {quantize} is not offered for '{config['model']}': its "
+                          "graph would not get faster or smaller (export without --quantize)")
+    session = create_session(graph.model.SerializeToString(), device="cpu")
+    meta = build_metadata(run, graph, session, opset)
+    check_paths = [dataset.paths[i] for i in (split.test if len(split.test) else split.val)]
+    info(f"self-check on {min(check_images, len(check_paths))} test images")
+    check = self_check(graph, session, meta, check_paths[:check_images])
+    meta["self_check"] = {"n_images": check.n_images, "max_abs_diff": check.max_abs_diff}
+    write_metadata(graph.model, meta)
+    path = Path(output) if output is not None else default_output(run)
+    with atomic_path(path) as tmp:
+        onnx.save(graph.model, str(tmp))
+    result = ExportResult(path=path, meta=meta, check=check)
+    if quantize:
+        result.int8 = _quantize(path, meta, dataset, split, calibration_images)
+    return result
+
+
+def _quantize(float_path: Path, meta: dict[str, Any], dataset: Dataset, split: Split,
+              calibration_images: int) -> QuantizeReport:
+    import onnx
+
+    from artkit.export.quantize import images_per_second, quantize_file, task_metric
+    from artkit.runtime.metadata import set_metadata
+    from artkit.runtime.scoring import score_batches
+    from artkit.runtime.session import create_session
+
+    train = [dataset.paths[i] for i in split.train]
+    step = max(1, len(train) // max(1, calibration_images))
+    calibration = train[::step][:calibration_images]
+    out = int8_path(float_path)
+    info(f"int8 quantization (static QDQ) calibrated on {len(calibration)} training images")
+    with atomic_path(out) as tmp:
+        quantize_file(float_path, tmp, calibration, meta)
+        sessions = {kind: create_session(p, device="cpu")
+                    for kind, p in (("float", float_path), ("int8", tmp))}
+        test_paths = [dataset.paths[i] for i in split.test]
+        scores: dict[str, list[np.ndarray]] = {"float": [], "int8": []}
+        kept: list[int] = []
+        speed_batch: np.ndarray | None = None
+        for kind, session in sessions.items():
+            for scored in score_batches(session, meta, test_paths, batch_size=32):
+                scores[kind].append(scored.outputs["scores"])
+                if kind == "float":
+                    kept += scored.batch.indices
+                    if speed_batch is None or len(scored.batch) > len(speed_batch):
+                        speed_batch = scored.batch.items
+        if not kept or speed_batch is None:
+            raise ArtkitError("no test image could be read to measure the int8 model")
+        float_scores, int8_scores = (np.concatenate(scores[k]) for k in ("float", "int8"))
+        targets = dataset.targets[split.test][kept]
+        metric, float_value = task_metric(meta["task"], float_scores, targets, meta)
+        _, int8_value = task_metric(meta["task"], int8_scores, targets, meta)
+        speed = (images_per_second(sessions["int8"], speed_batch)
+                 / images_per_second(sessions["float"], speed_batch))
+        report = QuantizeReport(
+            path=out, size_ratio=tmp.stat().st_size / float_path.stat().st_size,
+            speed_ratio=speed, speed_batch=len(speed_batch), metric=metric,
+            float_value=float_value, int8_value=int8_value,
+            max_score_diff=float(np.max(np.abs(int8_scores - float_scores))),
+            n_test=len(kept))
+        quantized = onnx.load(str(tmp))
+        set_metadata(quantized, {**meta, "quantization": {
+            "method": "static QDQ int8 (per-channel weights, uint8 activations)",
+            "calibration_images": len(calibration), "float_model": float_path.name,
+            "size_ratio": report.size_ratio, "speed_ratio": report.speed_ratio,
+            f"test_{metric}_float": float_value, f"test_{metric}_int8": int8_value}})
+        onnx.save(quantized, str(tmp))
+    return report

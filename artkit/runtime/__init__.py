@@ -1,0 +1,2 @@
+"""Running exported models without TensorFlow: ONNX metadata, onnxruntime sessions,
+input expansion and the overlapped decode/inference pipeline."""

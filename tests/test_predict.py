@@ -1,0 +1,286 @@
+"""`artkit predict` from an ONNX file alone: inputs, broken files, output formats, order,
+resume, multi-label decisions, errors, and no TensorFlow on the path."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx_helpers import SIZE, finished_run, register_tiny_plugin
+from typer.testing import CliRunner
+
+from artkit.cli.main import app
+
+pytest.importorskip("tf2onnx")
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def loud() -> None:
+    """`--quiet` is process-wide state; an earlier invocation must not silence the next."""
+    from artkit.console import set_quiet
+
+    set_quiet(False)
+
+
+def _export(run, out: Path) -> Path:
+    from artkit.export.run_export import export_run
+
+    export_run(run, output=out, check_images=4)
+    return out
+
+
+@pytest.fixture(scope="module")
+def multiclass_model(synth_multiclass: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    register_tiny_plugin()
+    folder = tmp_path_factory.mktemp("predict-mc")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ARTKIT_RUNS", str(folder / "runs"))
+        return _export(finished_run("tiny-cnn", synth_multiclass), folder / "mc.onnx")
+
+
+@pytest.fixture(scope="module")
+def multilabel_model(synth_multilabel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    register_tiny_plugin()
+    folder = tmp_path_factory.mktemp("predict-ml")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ARTKIT_RUNS", str(folder / "runs"))
+        run = finished_run("tiny-cnn", synth_multilabel, thresholds={"global": 0.3})
+        return _export(run, folder / "ml.onnx")
+
+
+@pytest.fixture
+def photos(synth_multiclass: Path, tmp_path: Path) -> Path:
+    """A folder of 7 good images in two levels, plus broken files and a sidecar file."""
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    sources = sorted(synth_multiclass.rglob("*.jpg"))[:7]
+    for i, src in enumerate(sources):
+        shutil.copy(src, folder / ("sub" if i % 2 else ".") / f"img{i}.jpg")
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notes.jpg").write_text("a text file with an image suffix")
+    (folder / "readme.txt").write_text("sidecar, ignored")
+    (folder / ".hidden.jpg").write_bytes(sources[0].read_bytes())
+    return folder
+
+
+def _ort_scores(model: Path, paths: list[Path]) -> np.ndarray:
+    import onnxruntime as ort
+
+    from artkit.data.decode import decode_image, resize_to
+
+    images = np.stack([resize_to(decode_image(p), SIZE) for p in paths]).astype(np.float32)
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    return session.run(["scores"], {"images": images})[0]
+
+
+def test_folder_with_broken_files_to_csv(multiclass_model: Path, photos: Path) -> None:
+    from artkit.runtime.metadata import read_metadata
+
+    out = photos.parent / "results.csv"
+    result = runner.invoke(app, ["predict", str(photos), "--model", str(multiclass_model),
+                                 "--output", str(out), "--batch-size", "3"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    expected = sorted(p for p in photos.rglob("*.jpg") if not p.name.startswith(".")) + \
+        [photos / "empty.png"]
+    assert [r["path"] for r in rows] == [str(p) for p in sorted(expected)]
+    status = {Path(r["path"]).name: (r["status"], r["error"]) for r in rows}
+    assert status["corrupt.jpg"][0] == "error" and status["corrupt.jpg"][1]  # decoder's reason
+    assert status["empty.png"] == ("error", "empty file")
+    assert status["notes.jpg"] == ("error", "not an image (unknown format)")
+    good = [r for r in rows if r["status"] == "ok"]
+    assert len(good) == 7
+    labels = read_metadata(multiclass_model)["labels"]
+    scores = np.array([[float(r[x]) for x in labels] for r in good])
+    want = _ort_scores(multiclass_model, [Path(r["path"]) for r in good])
+    np.testing.assert_allclose(scores, want, atol=1e-5)
+    assert [r["prediction"] for r in good] == [labels[i] for i in want.argmax(axis=1)]
+    flat = " ".join(result.output.split())  # rich wraps long lines
+    assert "3 failed" in flat and "empty.png: empty file" in flat
+
+    strict = runner.invoke(app, ["predict", str(photos), "-m", str(multiclass_model),
+                                 "--strict", "--quiet"])
+    assert strict.exit_code == 1
+
+
+def test_json_and_jsonl_keep_the_input_order(multiclass_model: Path, photos: Path) -> None:
+    from artkit.runtime.metadata import read_metadata
+
+    labels = read_metadata(multiclass_model)["labels"]
+    listing = photos / "list.txt"
+    listing.write_text("# chosen files\nsub/img3.jpg\n\nimg0.jpg\nempty.png\n")
+    inputs = [str(photos / "sub" / "img1.jpg"), str(listing), str(photos / "img*.jpg"),
+              str(photos / "missing.jpg")]
+    expected = [photos / "sub" / "img1.jpg", photos / "sub" / "img3.jpg", photos / "img0.jpg",
+                photos / "empty.png", photos / "img0.jpg", photos / "img2.jpg",
+                photos / "img4.jpg", photos / "img6.jpg", photos / "missing.jpg"]
+    for suffix in (".json", ".jsonl"):
+        out = photos.parent / f"results{suffix}"
+        result = runner.invoke(app, ["predict", *inputs, "-m", str(multiclass_model),
+                                     "-o", str(out), "-b", "2", "--workers", "3"])
+        assert result.exit_code == 0, result.output
+        if suffix == ".json":
+            document = json.loads(out.read_text())
+            assert document["labels"] == labels and document["task"] == "multiclass"
+            records = document["results"]
+            assert not out.with_name(out.name + ".partial.jsonl").exists()
+        else:
+            records = [json.loads(line) for line in out.read_text().splitlines()]
+        assert [r["path"] for r in records] == [str(p) for p in expected]
+        assert records[-1] == {"path": str(photos / "missing.jpg"), "status": "error",
+                               "error": "file not found"}
+        ok = [r for r in records if r["status"] == "ok"]
+        assert list(ok[0]["scores"]) == labels
+        got = np.array([[r["scores"][x] for x in labels] for r in ok])
+        np.testing.assert_allclose(got, _ort_scores(multiclass_model,
+                                                    [Path(r["path"]) for r in ok]), atol=1e-5)
+
+
+def test_resume_appends_only_what_is_missing(multiclass_model: Path, photos: Path) -> None:
+    out = photos.parent / "r.jsonl"
+    args = ["predict", str(photos), "-m", str(multiclass_model), "-o", str(out), "-b", "2"]
+    assert runner.invoke(app, args).exit_code == 0
+    complete = out.read_text().splitlines()
+    # an interrupted run: three rows written, the fourth torn mid-line
+    out.write_text("\n".join(complete[:3]) + "\n" + complete[3][:25])
+    result = runner.invoke(app, [*args, "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "3 files already in" in result.output
+    assert out.read_text().splitlines() == complete
+
+    csv_out = photos.parent / "r.csv"
+    assert runner.invoke(app, [*args[:-4], "-o", str(csv_out)]).exit_code == 0
+    full = csv_out.read_text()
+    csv_out.write_text("".join(full.splitlines(keepends=True)[:5]))
+    assert runner.invoke(app, [*args[:-4], "-o", str(csv_out), "--resume"]).exit_code == 0
+    assert csv_out.read_text() == full
+
+
+def test_multilabel_uses_stored_thresholds_and_overrides(multilabel_model: Path,
+                                                         synth_multilabel: Path,
+                                                         tmp_path: Path) -> None:
+    from artkit.decision import decide
+    from artkit.runtime.metadata import read_metadata, write_metadata
+
+    meta = read_metadata(multilabel_model)
+    assert meta["thresholds"] == {"global": 0.3}
+    images = sorted((synth_multilabel / "images").iterdir())[:10]
+    folder = tmp_path / "ml"
+    folder.mkdir()
+    for p in images:
+        shutil.copy(p, folder / p.name)
+    paths = sorted(folder.iterdir())
+    scores = _ort_scores(multilabel_model, paths)
+    labels = meta["labels"]
+    per_label = list(np.linspace(0.2, 0.8, len(labels)).round(3))
+    write_metadata(multilabel_model, {"thresholds": {"per_label": per_label}})
+
+    def predicted(*extra: str) -> list[set[str]]:
+        out = tmp_path / "ml.jsonl"
+        result = runner.invoke(app, ["predict", str(folder), "-m", str(multilabel_model),
+                                     "-o", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        return [set(json.loads(x)["prediction"]) for x in out.read_text().splitlines()]
+
+    def expected(thresholds, **kwargs) -> list[set[str]]:
+        on = decide(scores, thresholds, **kwargs)
+        return [{labels[j] for j in np.flatnonzero(row)} for row in on]
+
+    assert predicted() == expected({"per_label": per_label}, min_labels=1)
+    assert predicted("--threshold", "0.05") == expected(0.05, min_labels=1)
+    assert predicted("--threshold", "0.05", "--max-labels", "2") == \
+        expected(0.05, min_labels=1, max_labels=2)
+    assert predicted("--threshold", "0.99", "--min-labels", "0") == \
+        expected(0.99, min_labels=0)
+
+
+def _one_message(output: str) -> bool:
+    """One error message and nothing else (rich may wrap it over terminal lines)."""
+    return output.startswith("error:") and output.count("error:") == 1 and \
+        "Traceback" not in output
+
+
+def test_model_errors_are_one_line(tmp_path: Path, photos: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    missing = runner.invoke(app, ["predict", str(photos), "-m", str(tmp_path / "nope.onnx")])
+    assert missing.exit_code == 1
+    assert "model file not found" in missing.output
+    assert _one_message(missing.output)
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    plain = tmp_path / "plain.onnx"
+    model = helper.make_model(graph, ir_version=9, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(plain))
+    other = runner.invoke(app, ["predict", str(photos), "-m", str(plain)])
+    assert other.exit_code == 1
+    assert "not an artkit model" in other.output and _one_message(other.output)
+    nothing = runner.invoke(app, ["predict", str(tmp_path / "none*.jpg"), "-m", str(plain)])
+    assert nothing.exit_code == 1 and "Traceback" not in nothing.output
+
+
+def test_predict_never_imports_tensorflow(multiclass_model: Path, photos: Path) -> None:
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom artkit.cli.main import app\n"
+            f"r = CliRunner().invoke(app, ['predict', {str(photos)!r}, '-m', "
+            f"{str(multiclass_model)!r}, '--device', 'auto'])\n"
+            "print(r.exit_code, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.split()[-3:] == ["0", "False", "False"], done.stdout + done.stderr
+    # --device auto on a machine without a usable GPU: no CUDA error spam
+    assert "CUDA" not in done.stderr and "cuda" not in done.stderr.lower()
+
+
+def test_pipeline_streams_in_order_with_bounded_memory(tmp_path: Path) -> None:
+    from artkit.runtime.pipeline import iter_batches
+
+    alive, peak, lock = [0], [0], threading.Lock()
+
+    def load(path: Path):
+        if path.name.startswith("bad"):
+            raise ValueError("broken on purpose")
+        with lock:
+            alive[0] += 1
+            peak[0] = max(peak[0], alive[0])
+        return np.full((2, 2, 3), int(path.stem.split("-")[1]), np.uint8), (2, 2)
+
+    paths = [Path(f"{'bad' if i % 7 == 3 else 'ok'}-{i}") for i in range(200)]
+    seen, failed = [], []
+    for batch in iter_batches(paths, load, batch_size=8, workers=3, prefetch=2):
+        assert list(batch.span) == sorted(batch.indices + [f.index for f in batch.failures])
+        seen += [int(v) for v in batch.items[:, 0, 0, 0]] if len(batch) else []
+        failed += [(f.index, f.reason) for f in batch.failures]
+        with lock:
+            alive[0] -= len(batch)
+    assert seen == [i for i in range(200) if i % 7 != 3]
+    assert failed[0] == (3, "ValueError: broken on purpose") and len(failed) == 29
+    assert peak[0] <= 3 * 8  # never more than (prefetch + 1) batches loaded at once
+
+
+def test_session_device_choice() -> None:
+    from artkit.errors import ArtkitError
+    from artkit.runtime.session import cuda_status, providers_for, session_options
+
+    assert providers_for("cpu") == ["CPUExecutionProvider"]
+    import onnxruntime as ort
+
+    assert session_options().graph_optimization_level == \
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    usable, reason = cuda_status()
+    if usable:
+        pytest.skip("a GPU is usable here")
+    assert providers_for("auto") == ["CPUExecutionProvider"]
+    with pytest.raises(ArtkitError, match="--device cuda"):
+        providers_for("cuda")
+    assert reason
