@@ -207,3 +207,17 @@ def test_cli_synth_writes_the_set_and_a_contact_sheet(tmp_path: Path) -> None:
     assert again.exit_code == 1
     assert "output folder exists and is not empty" in again.output
     assert "Traceback" not in again.output
+
+
+def test_docs_state_the_defaults_and_cache_key_the_code_uses() -> None:
+    import re
+
+    from artkit.data.synth import DEFAULTS
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "data.md").read_text()
+    for task, (n, size) in DEFAULTS.items():
+        assert re.search(rf"\| {task} \| {n} \| {size}\b", text), task
+        assert f"--task {task} --n {n} --size {size} --contact-sheet" in text
+        assert (Path(__file__).resolve().parents[1] / "docs" / "images" /
+                f"synth-{task}.png").stat().st_size < 300_000
+    assert f"multiclass-n600-s0-px128-v{GENERATOR_VERSION}`" in text
