@@ -86,11 +86,12 @@ def synth_command(
     out: Annotated[Path, typer.Argument(help="New (or empty) folder for the data set.")],
     task: Annotated[SynthTask, typer.Option("--task", help="Which data set to make.")] =
         "multiclass",
-    n: Annotated[int, typer.Option("--n", help="Number of images.")] = 600,
+    n: Annotated[int | None, typer.Option(
+        "--n", help="Number of images [default: as the built-in set of the task].")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same files.")] = 0,
-    size: Annotated[int, typer.Option(
-        "--size", help="Image side in pixels (detection: the long side of the room photo).")]
-        = 128,
+    size: Annotated[int | None, typer.Option(
+        "--size", help="Image side in pixels (detection: the long side of the room photo) "
+        "[default: as the built-in set of the task].")] = None,
     paintings: Annotated[Path | None, typer.Option(
         "--paintings", help="Detection: hang real images from this folder (searched "
         "recursively) instead of procedural paintings.")] = None,
@@ -100,9 +101,11 @@ def synth_command(
 ) -> None:
     """Generate a deterministic synthetic data set (no download) in a layout `--data` reads."""
     from artkit.data.dataset import load_dataset
-    from artkit.data.synth import generate
+    from artkit.data.synth import DEFAULTS, generate
 
-    path = generate(out, task=task, n=n, seed=seed, size=size, paintings=paintings)
+    default_n, default_size = DEFAULTS[task]
+    path = generate(out, task=task, n=default_n if n is None else n, seed=seed,
+                    size=default_size if size is None else size, paintings=paintings)
     dataset = load_dataset(path)
     if dataset.task == "detection":
         what = f"{sum(len(b) for b in dataset.boxes or [])} painting boxes"

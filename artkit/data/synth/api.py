@@ -20,6 +20,7 @@ import numpy as np
 
 from artkit.console import info, make_progress, warn
 from artkit.data.decode import decode_image, is_image_path
+from artkit.data.synth.rooms import PaintingSource
 from artkit.errors import ArtkitError, ImageDecodeError
 
 #: Bump when a change to any renderer changes the images: cached sets are keyed by it.
@@ -155,11 +156,10 @@ def _multilabel(n: int, seed: int, size: int, rows: list[tuple[str, list[str]]]
         yield f"images/{image_id}.png", _encode(image, ".png")
 
 
-def _detection(n: int, seed: int, size: int, paintings: Path | None, coco: dict
+def _detection(n: int, seed: int, size: int, source: PaintingSource, coco: dict
                ) -> Iterator[tuple[str, bytes]]:
-    from artkit.data.synth.rooms import procedural_painting, render_room
+    from artkit.data.synth.rooms import render_room
 
-    source = _PaintingFolder(paintings) if paintings is not None else procedural_painting
     width, height = size, max(int(round(size * 0.75)), 16)
     for index in range(n):
         image, boxes = render_room(item_rng("detection", seed, index), width, height, source)
@@ -206,6 +206,10 @@ def generate(out: Path, task: str, n: int, seed: int = 0, size: int = 128,
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ArtkitError("output folder exists and is not empty", out,
                           hint="choose a new folder or delete it")
+    if task == "detection":
+        from artkit.data.synth.rooms import procedural_painting
+
+        source = _PaintingFolder(paintings) if paintings is not None else procedural_painting
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.part-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -223,7 +227,7 @@ def generate(out: Path, task: str, n: int, seed: int = 0, size: int = 128,
             coco: dict = {"info": {"description": f"artkit synthetic museum rooms, seed {seed}"},
                           "images": [], "annotations": [],
                           "categories": [{"id": 1, "name": "painting"}]}
-            _write_all(tmp, _detection(n, seed, size, paintings, coco), n, task)
+            _write_all(tmp, _detection(n, seed, size, source, coco), n, task)
             (tmp / "annotations_coco.json").write_text(json.dumps(coco, indent=1) + "\n")
         if out.exists():
             out.rmdir()
