@@ -172,11 +172,23 @@ class CamFramesMethod:
     needs_cam = True
     options = (MIN_AREA, NMS_IOU, RECTANGULARITY)
 
+    def __init__(self) -> None:
+        self._last: tuple[Any, tuple[np.ndarray, np.ndarray]] | None = None
+
+    def _proposals(self, image: np.ndarray, min_area: float, rectangularity: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Frame proposals, remembered for the last photo: a threshold sweep asks for the
+        same photo at 19 thresholds, and the outlines do not depend on the threshold."""
+        key = (image.shape, hash(image[::17, ::17].tobytes()), min_area, rectangularity)
+        if self._last is None or self._last[0] != key:
+            self._last = (key, frame_proposals(image, min_area, rectangularity))
+        return self._last[1]
+
     def detect(self, image: np.ndarray, cam: np.ndarray | None, threshold: float,
                **options: Any) -> Detections:
         if cam is None:
             raise ValueError("the cam+frames method needs a class activation map")
-        boxes, frame_scores = frame_proposals(
+        boxes, frame_scores = self._proposals(
             image, options.get("min_area", MIN_AREA.default),
             options.get("rectangularity", RECTANGULARITY.default))
         scores = frame_scores * mean_cam_inside(cam, boxes, threshold)
