@@ -166,6 +166,8 @@ def test_generate_refuses_bad_arguments_and_leaves_nothing_half_written(
         generate(tmp_path / "full", "multiclass", 10, size=32)
     with pytest.raises(ArtkitError, match="unknown synthetic task"):
         generate(tmp_path / "x", "segmentation", 10)
+    with pytest.raises(ArtkitError, match="--seed must be 0 or more"):
+        generate(tmp_path / "x", "multiclass", 10, seed=-1)
     with pytest.raises(ArtkitError, match="only applies to --task detection"):
         generate(tmp_path / "x", "multiclass", 10, paintings=tmp_path)
 

@@ -196,6 +196,8 @@ def generate(out: Path, task: str, n: int, seed: int = 0, size: int = 128,
         raise ArtkitError(f"unknown synthetic task {task!r}; choose one of {', '.join(TASKS)}")
     if n < 1:
         raise ArtkitError(f"--n must be at least 1 (got {n})")
+    if seed < 0:
+        raise ArtkitError(f"--seed must be 0 or more (got {seed})")
     if size < 16 or (task == "detection" and size < 64):
         raise ArtkitError(f"--size {size} is too small for {task} (at least "
                           f"{64 if task == 'detection' else 16} pixels)")

@@ -1,10 +1,10 @@
 """Photos of museum rooms for the synthetic detection set.
 
-A room is drawn in one-point perspective: a back wall, sometimes side walls, a floor and a
-ceiling strip. Framed paintings hang on the walls (those on side walls are warped by the
-wall's homography), with wall labels beside them; sculptures on plinths, doors and benches
-are the distractors. The ground truth is the axis-aligned box of each painting's frame.
-Then the photo is lit unevenly, blurred and made noisy.
+A room is drawn in one-point perspective (a back wall, sometimes side walls, a floor and a
+ceiling strip) or as a close view of one wall. Framed paintings hang on the walls (those on
+side walls warped by the wall's homography); sculptures on plinths, doors and the caption
+cards beside paintings are the distractors. The ground truth is the axis-aligned box of each
+painting's frame. Then spotlights, a tilted camera, uneven light, blur and noise.
 """
 
 from __future__ import annotations
