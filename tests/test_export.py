@@ -195,3 +195,63 @@ def test_unfinished_run_and_model_without_export(tiny_run, tmp_path: Path) -> No
     (copy / "metrics.json").unlink()
     result = runner.invoke(app, ["export", "onnx", str(copy)])
     assert result.exit_code == 1 and "did not finish" in result.output
+
+
+# Tiny values for the options model plugins commonly declare; each plugin gets the ones it
+# has. Networks take their smallest input size (`min_input_size`).
+TINY_OPTIONS = {"epochs": 1, "batch_size": 16, "patience": 0, "alpha": 0.25,
+                "cam_filters": 16, "vocab": "8", "grid_c": "1", "grid_gamma": "scale",
+                "cv_folds": 2, "kmeans_sample": 2000, "workers": 1}
+
+
+# Wall time of one case on the 2-core CI machine; these run with ARTKIT_TEST_ALL_EXPORTS=1
+# (every one passed when measured: see docs/deployment.md). Any other plugin, a new one
+# included, always runs.
+HEAVY = {"inception-v3": "~180 s", "alexnet": "~60 s", "vgg19-cam": "~45 s"}
+
+
+def _exportable_plugins() -> list:
+    import os
+
+    from artkit import plugins
+
+    run_all = os.environ.get("ARTKIT_TEST_ALL_EXPORTS", "") not in ("", "0")
+    names = sorted(name for name, info in plugins.of_kind("model").items()
+                   if callable(getattr(info.obj, "export_onnx", None)) and name != "tiny-cnn")
+    return [pytest.param(name, marks=pytest.mark.skip(
+                reason=f"heavy ({HEAVY[name]}); set ARTKIT_TEST_ALL_EXPORTS=1"))
+            if name in HEAVY and not run_all else name for name in names]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_name", _exportable_plugins())
+def test_every_model_plugin_exports_and_agrees(model_name: str, synth_multiclass: Path,
+                                               tmp_path: Path) -> None:
+    """The original framework and onnxruntime agree on test images for each model plugin
+    (the export's own self-check, then an independent check of the written file)."""
+    from artkit import plugins
+    from artkit.runtime.metadata import read_metadata
+    from artkit.runtime.scoring import score_batches
+    from artkit.runtime.session import create_session
+
+    plugin = plugins.get("model", model_name)
+    declared = {spec.name: spec for spec in plugin.options}
+    options = {name: spec.default for name, spec in declared.items()}
+    options.update({k: v for k, v in TINY_OPTIONS.items() if k in declared})
+    if "input_size" in declared:
+        options["input_size"] = getattr(plugin, "min_input_size", 32)
+    run = finished_run(model_name, synth_multiclass, options=options)
+    out = tmp_path / f"{model_name}.onnx"
+    result = runner.invoke(app, ["export", "onnx", str(run.dir), "-o", str(out),
+                                 "--check-images", "8"])
+    assert result.exit_code == 0, result.output
+    meta = read_metadata(out)
+    assert meta["model"] == model_name and meta["labels"] == run.config["labels"]
+    assert max(meta["self_check"]["max_abs_diff"].values()) < 1e-4
+
+    dataset_root = Path(run.config["data"])
+    paths = [dataset_root / p for p in run.read_json("split.json")["test"]][:8]
+    session = create_session(out, device="cpu")
+    got = np.concatenate([s.outputs["scores"] for s in score_batches(session, meta, paths)])
+    want = plugin.load(run).predict_paths(paths)
+    np.testing.assert_allclose(got, want, atol=1e-4)

@@ -25,7 +25,7 @@ class Scored:
     batch: Batch
     outputs: dict[str, np.ndarray]
     failures: list[Failure] = field(default_factory=list)
-    """The batch's load failures plus any image the graph could not run on."""
+    """The batch's load failures (files that did not decode)."""
 
 
 def score_batches(session: Any, meta: dict[str, Any], paths: Sequence[Path],
@@ -47,22 +47,11 @@ def score_batches(session: Any, meta: dict[str, Any], paths: Sequence[Path],
 
 
 def _per_image(session: Any, input_name: str, names: list[str], batch: Batch) -> Scored:
-    """Descriptor graphs take one image at a time; an image they cannot run is a failure."""
+    """Descriptor graphs take one image at a time (an image without descriptors included:
+    the graph encodes it as an empty histogram)."""
     rows: dict[str, list[np.ndarray]] = {n: [] for n in names}
-    keep: list[int] = []
-    failures = list(batch.failures)
-    for position, descriptors in enumerate(batch.items):
-        if len(descriptors) == 0:
-            failures.append(Failure(batch.indices[position], batch.paths[position],
-                                    "no local descriptors found (a blank or tiny image?)"))
-            continue
+    for descriptors in batch.items:
         for name, value in zip(names, session.run(names, {input_name: descriptors}),
                                strict=True):
             rows[name].append(value)
-        keep.append(position)
-    failures.sort(key=lambda f: f.index)
-    kept = Batch(span=batch.span, indices=[batch.indices[i] for i in keep],
-                 paths=[batch.paths[i] for i in keep], items=None,
-                 sizes=[batch.sizes[i] for i in keep], failures=failures)
-    outputs = {n: np.concatenate(v) if v else np.zeros((0,)) for n, v in rows.items()}
-    return Scored(kept, outputs, failures)
+    return Scored(batch, {n: np.concatenate(v) for n, v in rows.items()}, list(batch.failures))
