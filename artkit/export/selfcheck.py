@@ -35,8 +35,8 @@ class CheckResult:
         return max((d / self.scale[k] for k, d in self.max_abs_diff.items()), default=0.0)
 
     def rows(self) -> list[dict[str, Any]]:
-        return [{"output": k, "max |reference - onnxruntime|": d,
-                 "relative to": self.scale[k], "tolerance": TOLERANCE * self.scale[k]}
+        return [{"output": k, "max |reference - onnxruntime|": f"{d:.2e}",
+                 "tolerance": f"{TOLERANCE * self.scale[k]:.2e}"}
                 for k, d in self.max_abs_diff.items()]
 
 
