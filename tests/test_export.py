@@ -3,6 +3,7 @@ Keras-vs-onnxruntime agreement for every model plugin that can export."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -231,8 +232,6 @@ def test_every_model_plugin_exports_and_agrees(model_name: str, synth_multiclass
     (the export's own self-check, then an independent check of the written file)."""
     from artkit import plugins
     from artkit.runtime.metadata import read_metadata
-    from artkit.runtime.scoring import score_batches
-    from artkit.runtime.session import create_session
 
     plugin = plugins.get("model", model_name)
     declared = {spec.name: spec for spec in plugin.options}
@@ -249,9 +248,16 @@ def test_every_model_plugin_exports_and_agrees(model_name: str, synth_multiclass
     assert meta["model"] == model_name and meta["labels"] == run.config["labels"]
     assert max(meta["self_check"]["max_abs_diff"].values()) < 1e-4
 
+    # `artkit predict` from the file alone agrees with the plugin's own predictor
     dataset_root = Path(run.config["data"])
     paths = [dataset_root / p for p in run.read_json("split.json")["test"]][:8]
-    session = create_session(out, device="cpu")
-    got = np.concatenate([s.outputs["scores"] for s in score_batches(session, meta, paths)])
+    listing = tmp_path / "images.txt"
+    listing.write_text("\n".join(map(str, paths)) + "\n")
+    result = runner.invoke(app, ["predict", str(listing), "-m", str(out), "-o",
+                                 str(tmp_path / "p.jsonl"), "--strict", "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert [r["path"] for r in rows] == [str(p) for p in paths]
+    got = np.array([[r["scores"][label] for label in meta["labels"]] for r in rows])
     want = plugin.load(run).predict_paths(paths)
     np.testing.assert_allclose(got, want, atol=1e-4)
