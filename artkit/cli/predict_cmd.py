@@ -99,6 +99,9 @@ def predict_command(
     from artkit.runtime.writers import open_writer
 
     apply_quiet(quiet)
+    import cv2
+
+    cv2.setNumThreads(1)  # the worker pool is the parallelism; OpenCV's own would oversubscribe
     if resume and output is None:
         raise ArtkitError("--resume needs --output (the file to continue)")
     started = time.perf_counter()

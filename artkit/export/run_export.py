@@ -30,6 +30,8 @@ from artkit.runs import Run
 DEFAULT_OPSET = 17
 CHECK_IMAGES = 16
 CALIBRATION_IMAGES = 64
+#: Exported files are meant to be shipped: readable by all (temporary files start as 0600).
+SHARED_FILE_MODE = 0o644
 
 
 @dataclass
@@ -122,6 +124,7 @@ def export_run(run: Run, output: Path | None = None, opset: int = DEFAULT_OPSET,
     path = Path(output) if output is not None else default_output(run)
     with atomic_path(path) as tmp:
         onnx.save(graph.model, str(tmp))
+        tmp.chmod(SHARED_FILE_MODE)
     result = ExportResult(path=path, meta=meta, check=check)
     if quantize:
         result.int8 = _quantize(path, meta, dataset, split, calibration_images)
@@ -178,4 +181,5 @@ def _quantize(float_path: Path, meta: dict[str, Any], dataset: Dataset, split: S
             "size_ratio": report.size_ratio, "speed_ratio": report.speed_ratio,
             f"test_{metric}_float": float_value, f"test_{metric}_int8": int8_value}})
         onnx.save(quantized, str(tmp))
+        tmp.chmod(SHARED_FILE_MODE)
     return report
