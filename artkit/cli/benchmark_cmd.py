@@ -29,6 +29,8 @@ def benchmark_command(
     device: Annotated[Literal["auto", "cpu", "cuda"], typer.Option("--device")] = "cpu",
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Also save the figures as JSON.")] = None,
+    seconds: Annotated[float, typer.Option(
+        "--seconds", min=0.01, help="Minimum timing per onnxruntime measurement.")] = 2.0,
 ) -> None:
     """Measure an exported model: onnxruntime batch 1/8/32, predict end to end, int8, memory."""
     from artkit import io as aio
@@ -50,7 +52,7 @@ def benchmark_command(
         raise ArtkitError("benchmark measures image models (this one takes descriptors)", model)
     size = input_size(meta)
     rows: list[dict] = []
-    ort = ort_throughput(session, size)
+    ort = ort_throughput(session, size, min_seconds=seconds)
     for b in BATCH_SIZES:
         rows.append({"measure": f"onnxruntime images/s, batch {b} ({active_provider(session)})",
                      "value": ort[b]})
@@ -73,7 +75,8 @@ def benchmark_command(
     ]
     quantized = int8_path(model)
     if quantized.exists():
-        int8 = ort_throughput(create_session(quantized, device=device), size, (1, 32))
+        int8 = ort_throughput(create_session(quantized, device=device), size, (1, 32),
+                              seconds)
         rows += [{"measure": f"int8 / float speed, batch {b}", "value": int8[b] / ort[b]}
                  for b in (1, 32)]
         rows.append({"measure": "int8 / float file size",

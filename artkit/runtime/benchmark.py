@@ -41,10 +41,11 @@ def random_images(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
 
 
 def ort_throughput(session: Any, size: tuple[int, int],
-                   batch_sizes: Sequence[int] = BATCH_SIZES) -> dict[int, float]:
+                   batch_sizes: Sequence[int] = BATCH_SIZES,
+                   min_seconds: float = 2.0) -> dict[int, float]:
     name = session.get_inputs()[0].name
     return {b: images_per_second(lambda x: session.run(None, {name: x}),
-                                 random_images(b, size)) for b in batch_sizes}
+                                 random_images(b, size), min_seconds) for b in batch_sizes}
 
 
 def write_photo_like_jpegs(folder: Path, n: int, size: tuple[int, int] = (480, 640),
