@@ -1,0 +1,154 @@
+"""Evaluator `multilabel`: the iMet competition's F2, averaged per sample, at the seed
+paper's fixed thresholds (0.2, 0.3, 0.4, 0.5: its Table 3) and at the run's tuned
+thresholds when it has them; ROC AUC and PR AUC (micro and macro); a per-label table; and a
+plot of F2 against one global threshold.
+
+Decisions go through :func:`artkit.decision.decide`, the rule `predict` uses. The
+fixed-threshold columns use ``min_labels=0`` (a pure threshold, comparable with
+scikit-learn and with the paper); the tuned column uses the run's own rule
+(``min_labels``/``max_labels`` stored with the thresholds, default 1 as in predict).
+Macro AUCs average over the labels that have both a positive and a negative test image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from artkit.contracts import EvalResult
+from artkit.decision import decide
+from artkit.errors import ArtkitError
+from artkit.hookspecs import hookimpl
+
+FIXED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5)
+SWEEP = np.round(np.arange(0.05, 0.951, 0.05), 2)
+
+
+def f_beta_per_sample(y_true: np.ndarray, decisions: np.ndarray, beta: float = 2.0
+                      ) -> float:
+    """F-beta of each image's label set, averaged over images (iMet). An image with no
+    true and no predicted label scores 0, as in ``fbeta_score(..., zero_division=0)``."""
+    y_true = np.asarray(y_true, bool)
+    decisions = np.asarray(decisions, bool)
+    tp = (y_true & decisions).sum(axis=1).astype(np.float64)
+    fp = (~y_true & decisions).sum(axis=1)
+    fn = (y_true & ~decisions).sum(axis=1)
+    b2 = beta * beta
+    denominator = (1 + b2) * tp + b2 * fn + fp
+    scores = np.divide((1 + b2) * tp, denominator, out=np.zeros_like(tp),
+                       where=denominator > 0)
+    return float(scores.mean()) if len(scores) else 0.0
+
+
+def _auc_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    metrics: dict[str, float] = {}
+    positives = y_true.sum(axis=0)
+    usable = (positives > 0) & (positives < len(y_true))
+    if 0 < y_true.sum() < y_true.size:
+        metrics["roc_auc_micro"] = float(roc_auc_score(y_true.ravel(), scores.ravel()))
+        metrics["pr_auc_micro"] = float(average_precision_score(y_true.ravel(),
+                                                                scores.ravel()))
+    if usable.any():
+        metrics["roc_auc_macro"] = float(roc_auc_score(y_true[:, usable], scores[:, usable],
+                                                       average="macro"))
+        metrics["pr_auc_macro"] = float(average_precision_score(
+            y_true[:, usable], scores[:, usable], average="macro"))
+    return metrics
+
+
+def per_label_table(y_true: np.ndarray, scores: np.ndarray, names: Sequence[str],
+                    threshold: float = 0.5) -> list[dict[str, Any]]:
+    """Support, AP, ROC AUC and precision/recall at `threshold`, rarest label last."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    on = decide(scores, threshold, min_labels=0)
+    rows = []
+    for j, name in enumerate(names):
+        truth, predicted = y_true[:, j].astype(bool), on[:, j]
+        support = int(truth.sum())
+        both = 0 < support < len(truth)
+        tp = int((truth & predicted).sum())
+        rows.append({"label": name, "support": support,
+                     "predicted": int(predicted.sum()),
+                     f"precision@{threshold}": tp / max(int(predicted.sum()), 1),
+                     f"recall@{threshold}": tp / support if support else 0.0,
+                     "ap": float(average_precision_score(truth, scores[:, j])) if both
+                     else float("nan"),
+                     "roc_auc": float(roc_auc_score(truth, scores[:, j])) if both
+                     else float("nan")})
+    return sorted(rows, key=lambda r: -r["support"])
+
+
+def plot_f2_sweep(y_true: np.ndarray, scores: np.ndarray, path: Path,
+                  tuned: float | None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from artkit import io as aio
+
+    values = [f_beta_per_sample(y_true, decide(scores, t, min_labels=0)) for t in SWEEP]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(SWEEP, values, "o-", ms=3, label="one global threshold")
+    best = int(np.argmax(values))
+    ax.annotate(f"best {values[best]:.3f} at {SWEEP[best]:.2f}", (SWEEP[best], values[best]),
+                textcoords="offset points", xytext=(8, -14), fontsize=8)
+    if tuned is not None:
+        ax.axhline(tuned, color="C2", ls="--", label=f"tuned thresholds: {tuned:.3f}")
+    ax.set_xlabel("threshold")
+    ax.set_ylabel("F2 (per sample)")
+    ax.set_title(f"F2 against the threshold ({len(y_true)} images)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with aio.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
+
+
+class MultilabelEvaluator:
+    name = "multilabel"
+    description = ("iMet F2 per sample at 0.2/0.3/0.4/0.5 and tuned thresholds, ROC and PR "
+                   "AUC (micro, macro), per-label table, F2-vs-threshold plot.")
+    task = "multilabel"
+
+    def evaluate(self, y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str],
+                 out_dir: Path, **kwargs: Any) -> EvalResult:
+        y_true = np.asarray(y_true, dtype=np.uint8)
+        scores = np.asarray(scores, dtype=np.float32)
+        if scores.ndim != 2 or scores.shape != y_true.shape or \
+                scores.shape[1] != len(labels):
+            raise ArtkitError(f"scores of shape {scores.shape} do not match the truth "
+                              f"{y_true.shape} and {len(labels)} labels")
+        if len(y_true) == 0:
+            raise ArtkitError("no images to evaluate")
+        metrics = {f"f2@{t}": f_beta_per_sample(y_true, decide(scores, t, min_labels=0))
+                   for t in FIXED_THRESHOLDS}
+        tuned = kwargs.get("thresholds")
+        tuned_f2 = None
+        if tuned:
+            rule = tuned if isinstance(tuned, dict) else {}
+            decisions = decide(scores, tuned, min_labels=int(rule.get("min_labels", 1)),
+                               max_labels=rule.get("max_labels"))
+            tuned_f2 = metrics["f2@tuned"] = f_beta_per_sample(y_true, decisions)
+        metrics |= _auc_metrics(y_true, scores)
+        metrics["mean_labels_true"] = float(y_true.sum(axis=1).mean())
+        metrics["mean_labels_predicted@0.5"] = float(decide(scores, 0.5, min_labels=0)
+                                                     .sum(axis=1).mean())
+        plot = plot_f2_sweep(y_true, scores, Path(out_dir) / "f2_vs_threshold.png", tuned_f2)
+        headline = tuple(k for k in ("f2@0.2", "f2@0.5", "f2@tuned", "roc_auc_macro",
+                                     "pr_auc_micro") if k in metrics)
+        return EvalResult(metrics=metrics, per_class=per_label_table(y_true, scores, labels),
+                          plots=[plot], headline=headline)
+
+
+@hookimpl
+def register_evaluators(register) -> None:
+    register(MultilabelEvaluator())
