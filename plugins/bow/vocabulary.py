@@ -50,12 +50,20 @@ def check_vocabulary_size(sizes: Sequence[int], available: int, n_images: int) -
 
 
 def fit_vocabulary(sample: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, float]:
-    """(centres float32 (size, d), seconds) of MiniBatchKMeans on the sample."""
-    from sklearn.cluster import MiniBatchKMeans
+    """(centres float32 (size, d), seconds) of MiniBatchKMeans on the sample.
+
+    Seeded by plain k-means++ (one candidate per step, Arthur & Vassilvitskii 2007) on a
+    subsample of 3 x size rows: sklearn's default greedy variant tries 2 + ln(size)
+    candidates per step, which made the seeding of a 1000-word vocabulary about 10 times
+    slower than all the mini-batch iterations together, for no visible gain."""
+    from sklearn.cluster import MiniBatchKMeans, kmeans_plusplus
 
     started = time.perf_counter()
-    kmeans = MiniBatchKMeans(n_clusters=size, batch_size=max(2048, 2 * size),
-                             init_size=min(len(sample), max(3 * size, 3 * 2048)),
-                             n_init=1, max_iter=50, random_state=seed)
+    rng = np.random.default_rng(seed)
+    seeding = sample[rng.choice(len(sample), min(len(sample), max(3 * size, 6144)),
+                                replace=False)]
+    initial, _ = kmeans_plusplus(seeding, size, n_local_trials=1, random_state=seed)
+    kmeans = MiniBatchKMeans(n_clusters=size, init=initial, n_init=1,
+                             batch_size=max(2048, 2 * size), max_iter=50, random_state=seed)
     kmeans.fit(sample)
     return kmeans.cluster_centers_.astype(np.float32), time.perf_counter() - started
