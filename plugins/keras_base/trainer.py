@@ -7,6 +7,7 @@ The run folder ends up holding ``history.csv``, ``curves.png``, ``checkpoint.ker
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import shutil
@@ -171,6 +172,9 @@ def train_keras(plugin: KerasModelPlugin, ctx: TrainContext) -> None:
     progress = LiveProgress(options["epochs"], initial_epoch, steps, batch)
     callbacks.append(progress)
     if options["tensorboard"]:
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ArtkitError("--tensorboard needs the tensorboard package",
+                              hint="pip install 'artkit[tensorboard]'")
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(ctx.run.path("tensorboard"))))
 
     info(f"training {plugin.name} ({task}, {len(labels)} labels) at {size}x{size} px on "
