@@ -257,3 +257,20 @@ def test_unreadable_vocab_option_is_refused() -> None:
 def test_comparison_json_is_valid(trained: Run) -> None:
     text = trained.path("vocab_comparison.json").read_text()
     assert json.loads(text)["chosen_by"] == "val_accuracy"
+
+
+def test_min_class_images_run_evaluates_on_its_own_classes(synth_multiclass: Path) -> None:
+    """Classes left out at training stay out when `artkit evaluate` re-reads the data set."""
+    from artkit.cli.main import app
+
+    result = _train(["--data", str(synth_multiclass), "--vocab", "8", "--name", "big",
+                     "--min-class-images", "10"])
+    assert result.exit_code == 0, result.output
+    assert "left out" in " ".join(result.output.split())
+    run = Run(Path("runs", "bow-svm", "big"))
+    assert len(run.config["labels"]) == 2
+    before = run.metrics["metrics"]
+    again = CliRunner().invoke(app, ["evaluate", str(run.dir)])
+    assert again.exit_code == 0, again.output
+    assert run.metrics["metrics"] == pytest.approx(before)
+    assert run.metrics["n_images"] == len(run.read_json("split.json")["test"])
