@@ -152,7 +152,11 @@ class DetectionMethod(Protocol):
     def detect(self, image: np.ndarray, cam: np.ndarray | None, threshold: float,
                **options: Any) -> Detections:
         """Find paintings in one RGB photo; `cam` is the class activation map of the
-        chosen class, already resized to the photo (None when `needs_cam` is False)."""
+        chosen class, already resized to the photo (None when `needs_cam` is False).
+
+        A method that sets the optional attribute ``needs_classifier = True`` also gets the
+        keyword ``classify``: a function from a list of RGB crops to the model's probability
+        of the chosen class for each (R-CNN-style scoring of proposals)."""
 
 
 @dataclass

@@ -53,6 +53,19 @@ class CamModel:
         (cams,) = self.session.run([CAM_OUTPUT], {name: batch})
         return cams[..., self.class_index]
 
+    def classify(self, crops: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
+        """Probability of the chosen class for each RGB crop (resized to the input size)."""
+        if not len(crops):
+            return np.zeros(0, np.float32)
+        name = self.session.get_inputs()[0].name
+        probabilities = []
+        for start in range(0, len(crops), batch_size):
+            batch = np.stack([resize_to(c, self.input_size)
+                              for c in crops[start:start + batch_size]]).astype(np.float32)
+            (scores,) = self.session.run(["scores"], {name: batch})
+            probabilities.append(scores[:, self.class_index])
+        return np.concatenate(probabilities)
+
 
 def open_cam_model(path: Path, class_name: str | None, device: str = "auto") -> CamModel:
     """Load an exported model for detection; it must have a ``cams`` output."""
@@ -155,9 +168,12 @@ def detect_photos(paths: Sequence[Path], method: Any, thresholds: Sequence[float
                   batch_size: int = 16, workers: int = 2, max_side: int = MAX_SIDE
                   ) -> Iterator[tuple[list[Photo], list[Failure]]]:
     """Per batch, the photos with their boxes at each threshold, and the files that failed."""
-    if method.needs_cam and model is None:
+    needs_model = method.needs_cam or getattr(method, "needs_classifier", False)
+    if needs_model and model is None:
         raise ArtkitError(f"method '{method.name}' needs a CAM model (--model)")
-    use_model = model if method.needs_cam or model is not None else None
+    use_model = model  # a model given to a method without CAMs still paints the overlays
+    if getattr(method, "needs_classifier", False):
+        options = {**options, "classify": model.classify}  # type: ignore[union-attr]
     loader = _loader(use_model.input_size if use_model else None, max_side)
     for batch in iter_batches(paths, loader, batch_size=batch_size, workers=workers,
                               collate=_collate):

@@ -8,7 +8,7 @@ a video goes to "tune" when the SHA-1 of its name is even, else to "report" (102
 "report" played no part in any choice.
 
     .venv/bin/python benchmarks/detection_estense.py --model exported/X.onnx \
-        [--data /work/shared/data/estense-dev] [--methods frames,cam,cam+frames]
+        [--data /work/shared/data/estense-dev] [--methods frames,cam,cam+frames,frames+cnn]
 
 Prints AP@0.5, COCO AP, recall@0.5 and CorLoc per method and split; --json saves them.
 The CAM methods are run at every threshold of --thresholds; the one with the best AP@0.5
@@ -43,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data/estense-dev"))
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--methods", default="frames,cam,cam+frames")
+    parser.add_argument("--methods", default="frames,cam,cam+frames,frames+cnn")
     parser.add_argument("--thresholds", default="0.1,0.2,0.3,0.4,0.5")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -74,7 +74,7 @@ def main() -> None:
     sizes = {i: None for i in ids}
     for name in args.methods.split(","):
         method = plugins.get("detection-method", name)
-        if method.needs_cam and model is None:
+        if (method.needs_cam or getattr(method, "needs_classifier", False)) and model is None:
             continue
         thresholds = tuple(float(t) for t in args.thresholds.split(",")) \
             if method.needs_cam else (0.2,)

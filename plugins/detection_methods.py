@@ -202,8 +202,50 @@ class CamFramesMethod:
         return Detections(boxes[order].astype(np.float32), scores[order].astype(np.float32))
 
 
+class FramesCnnMethod:
+    """R-CNN's recipe (Girshick et al. 2014) with frame outlines as the proposals: each
+    outline, with a 10% margin, is cropped and classified by the model, and ranked by the
+    probability of the class; the frame score only breaks near-ties (``p x frame^(1/16)``,
+    the exponent chosen on the tuning half of estense-dev). On real rooms this ranked better
+    than the mean CAM inside the box: the classifier sees the whole proposal at the scale it
+    was trained on, where the CAM of the whole photo is 7x7 cells at 224 px."""
+
+    name = "frames+cnn"
+    description = "Frame outlines ranked by the model's class probability on each crop."
+    needs_cam = False
+    needs_classifier = True
+    options = (MIN_AREA, NMS_IOU, RECTANGULARITY)
+    margin = 0.1
+    frame_exponent = 1 / 16
+    max_proposals = 50
+
+    def detect(self, image: np.ndarray, cam: np.ndarray | None, threshold: float,
+               **options: Any) -> Detections:
+        classify = options.get("classify")
+        if classify is None:
+            raise ValueError("the frames+cnn method needs a classifier (a model)")
+        boxes, frame_scores = frame_proposals(
+            image, options.get("min_area", MIN_AREA.default),
+            options.get("rectangularity", RECTANGULARITY.default))
+        keep = nms(boxes, frame_scores, options.get("nms_iou", NMS_IOU.default))
+        keep = keep[:self.max_proposals]
+        if not len(keep):
+            return _empty()
+        boxes, frame_scores = boxes[keep], frame_scores[keep]
+        height, width = image.shape[:2]
+        crops = []
+        for x1, y1, x2, y2 in boxes:
+            pad = self.margin * max(x2 - x1, y2 - y1)
+            crops.append(image[int(max(0, y1 - pad)):int(min(height, y2 + pad)),
+                               int(max(0, x1 - pad)):int(min(width, x2 + pad))])
+        probability = np.asarray(classify(crops), np.float64)
+        scores = probability * frame_scores ** self.frame_exponent
+        return Detections(boxes.astype(np.float32), scores.astype(np.float32))
+
+
 @hookimpl
 def register_detection_methods(register) -> None:
+    register(FramesCnnMethod())
     register(CamFramesMethod())
     register(FramesMethod())
     register(CamMethod())

@@ -90,7 +90,7 @@ def run_detect(inputs: list[str], model: Path | None, method_name: str, class_na
         raise ArtkitError("--output must end in .json or .csv (both are written)", output)
     truth = read_coco_truth(gt, class_name) if gt is not None else None
     cam_model = None
-    if method.needs_cam or model is not None:
+    if method.needs_cam or getattr(method, "needs_classifier", False) or model is not None:
         if model is None:
             model, where = default_cam_model()
             info(f"using {where}")
