@@ -53,10 +53,11 @@ def main() -> None:
     from artkit.export.quantize import quantize_file
     from artkit.runtime.benchmark import (
         BATCH_SIZES,
-        images_per_second,
-        ort_throughput,
-        predict_process,
+        batch_runner,
+        best_rates,
+        end_to_end,
         random_images,
+        session_runner,
         write_photo_like_jpegs,
     )
     from artkit.runtime.metadata import read_metadata
@@ -67,7 +68,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=299)
     parser.add_argument("--photos", type=Path, help="Folder of JPEGs for the end-to-end run "
                         "(default: photo-like 640x480 JPEGs written here).")
-    parser.add_argument("--n-photos", type=int, default=256)
+    parser.add_argument("--n-photos", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="Interleaved rounds; each measure keeps its best round.")
     args = parser.parse_args()
     size = args.size
     work = Path(tempfile.mkdtemp(prefix="bench-inference-"))
@@ -77,43 +80,46 @@ def main() -> None:
                           input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)])
     onnx_path = exported(model, size, work)
     session = create_session(onnx_path, device="cpu")
-    print(f"{args.network} {size}x{size}, {cpu_count()} CPUs, onnxruntime threads = CPUs")
+    print(f"{args.network} {size}x{size}, {cpu_count()} CPUs, onnxruntime threads = CPUs, "
+          f"best of {args.rounds} interleaved rounds")
 
     # 1. same weights, same inputs: Keras predict, tf.function, onnxruntime
-    ort = ort_throughput(session, (size, size))
-    rows = []
+    methods = {"keras.predict": lambda x: model.predict(x, batch_size=len(x), verbose=0),
+               "tf.function": lambda x: forward(x).numpy(), "onnxruntime": session_runner(session)}
+    print("\nbatch  keras.predict  tf.function  onnxruntime   ORT/predict  ORT/tf.function")
     for b in BATCH_SIZES:
         batch = random_images(b, (size, size))
-        predict = images_per_second(lambda x: model.predict(x, batch_size=len(x), verbose=0),
-                                    batch)
-        function = images_per_second(lambda x: forward(x).numpy(), batch)
-        rows.append((b, predict, function, ort[b]))
-    print("\nbatch  keras.predict  tf.function  onnxruntime   ORT/predict  ORT/tf.function")
-    for b, predict, function, o in rows:
-        print(f"{b:5d}  {predict:13.1f}  {function:11.1f}  {o:11.1f}   {o / predict:10.2f}x"
-              f"  {o / function:14.2f}x")
+        rate = best_rates({k: batch_runner(f, batch) for k, f in methods.items()}, args.rounds)
+        o = rate["onnxruntime"]
+        print(f"{b:5d}  {rate['keras.predict']:13.1f}  {rate['tf.function']:11.1f}  {o:11.1f}"
+              f"   {o / rate['keras.predict']:10.2f}x  {o / rate['tf.function']:14.2f}x")
 
-    # 2. artkit predict end to end vs onnxruntime on ready arrays; memory over N and 4N files
+    # 2. artkit predict end to end vs onnxruntime on ready arrays; memory over N/4 and N files
     photos = sorted(args.photos.glob("*.jpg")) if args.photos else \
         write_photo_like_jpegs(work / "photos", args.n_photos)
-    quarter = photos[: max(1, len(photos) // 4)]
-    small = predict_process(onnx_path, quarter)
-    full = predict_process(onnx_path, photos, output=work / "out.jsonl")
-    ceiling = ort[32]
-    print(f"\nartkit predict on {full['images']} JPEGs ({'given' if args.photos else '640x480'})"
-          f": {full['images_per_s']:.1f} images/s; onnxruntime alone at batch 32: "
-          f"{ceiling:.1f} images/s; end-to-end / onnxruntime = "
-          f"{full['images_per_s'] / ceiling:.2f}")
-    print(f"peak RSS of artkit predict: {small['peak_rss_mb']:.0f} MB on {small['images']} "
-          f"files, {full['peak_rss_mb']:.0f} MB on {full['images']} files")
+    e2e = end_to_end(onnx_path, photos, session, (size, size), rounds=args.rounds)
+    print(f"\nartkit predict on {e2e['images']} JPEGs "
+          f"({'given' if args.photos else 'photo-like 640x480'}): "
+          f"{e2e['predict_images_per_s']:.1f} images/s; onnxruntime alone on as many images "
+          f"at batch 32: {e2e['ort_images_per_s']:.1f} images/s; end-to-end / onnxruntime = "
+          f"{e2e['ratio']:.2f}")
+    print(f"peak RSS of artkit predict: {e2e['peak_rss_mb_quarter']:.0f} MB on "
+          f"{e2e['images_quarter']} files, {e2e['peak_rss_mb']:.0f} MB on {e2e['images']} files")
 
     # 3. int8 (static QDQ, calibrated on 32 of the photos) vs float
     int8_path = work / "bench.int8.onnx"
     quantize_file(onnx_path, int8_path, photos[:32], read_metadata(onnx_path))
-    int8 = ort_throughput(create_session(int8_path, device="cpu"), (size, size), (1, 32))
-    print(f"\nint8 / float onnxruntime speed: batch 1 {int8[1] / ort[1]:.2f}x, batch 32 "
-          f"{int8[32] / ort[32]:.2f}x; file size {int8_path.stat().st_size / 1e6:.1f} MB vs "
-          f"{onnx_path.stat().st_size / 1e6:.1f} MB")
+    int8 = session_runner(create_session(int8_path, device="cpu"))
+    float32 = session_runner(session)
+    ratios = []
+    for b in (1, 32):
+        batch = random_images(b, (size, size))
+        rate = best_rates({"int8": batch_runner(int8, batch),
+                           "float": batch_runner(float32, batch)}, args.rounds)
+        ratios.append(f"batch {b} {rate['int8'] / rate['float']:.2f}x "
+                      f"({rate['int8']:.1f} vs {rate['float']:.1f} images/s)")
+    print(f"\nint8 / float onnxruntime speed: {'; '.join(ratios)}; file size "
+          f"{int8_path.stat().st_size / 1e6:.1f} MB vs {onnx_path.stat().st_size / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":
