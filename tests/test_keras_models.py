@@ -7,6 +7,7 @@ the CI budget; one trained MobileNet run is shared by the tests that only read a
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,51 +54,19 @@ def check_run_folder(run: Path, epochs: int, evaluator: str) -> dict:
     return json.loads((run / "config.json").read_text())
 
 
+@dataclass
+class InterruptedAndResumed:
+    interrupted: Path
+    interrupted_code: int
+    interrupted_output: str
+    resumed: Path
+
+
 @pytest.fixture(scope="session")
-def mobilenet_run(synth_multiclass: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One tiny MobileNet training shared by the tests that only read its run folder."""
-    runs = tmp_path_factory.mktemp("shared-runs")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ARTKIT_RUNS", str(runs))
-        code, output = train(["mobilenet", "--data", str(synth_multiclass), *TINY_MOBILENET,
-                              "--epochs", "1", "--name", "base"])
-    assert code == 0, output
-    return runs / "mobilenet" / "base"
-
-
-@pytest.mark.slow
-def test_mobilenet_run_folder(mobilenet_run: Path) -> None:
-    config = check_run_folder(mobilenet_run, epochs=1, evaluator="multiclass")
-    assert MULTICLASS_HISTORY <= set(history(mobilenet_run)[0])
-    assert config["input_size"] == 32
-    assert config["cam_layers"] == ["conv_pw_13_relu", "predictions"]
-    assert config["options"]["lr"] == 1e-3 and config["options"]["batch_size"] == 16
-
-
-@pytest.mark.slow
-def test_resume_continues_the_history(mobilenet_run: Path, synth_multiclass: Path) -> None:
-    code, output = train(["mobilenet", "--data", str(synth_multiclass), "--epochs", "2",
-                          "--resume", str(mobilenet_run)])
-    assert code == 0, output
-    resumed = only_run("mobilenet")
-    config = check_run_folder(resumed, epochs=2, evaluator="multiclass")
-    assert config["resumed_from"] == str(mobilenet_run)
-    assert config["options"]["alpha"] == 0.25  # the interrupted run's options
-    assert history(resumed)[0] == history(mobilenet_run)[0]
-
-
-@pytest.mark.slow
-def test_resume_refuses_other_images(mobilenet_run: Path, synth_multiclass: Path) -> None:
-    code, output = train(["mobilenet", "--data", str(synth_multiclass), "--seed", "3",
-                          "--resume", str(mobilenet_run)])
-    assert code == 1
-    assert "same images" in output and "--resume" in output and "Traceback" not in output
-
-
-@pytest.mark.slow
-def test_interrupt_saves_and_says_how_to_resume(synth_multiclass: Path, monkeypatch) -> None:
-    import keras
-
+def mobilenet_runs(synth_multiclass: Path, tmp_path_factory: pytest.TempPathFactory
+                   ) -> InterruptedAndResumed:
+    """One tiny MobileNet training, interrupted (Ctrl-C) after its first epoch, then resumed
+    to its second: shared by every test that only reads a run folder."""
     from plugins.keras_base import callbacks
 
     def interrupt_after_first_epoch(self, epoch, logs=None):
@@ -105,24 +74,62 @@ def test_interrupt_saves_and_says_how_to_resume(synth_multiclass: Path, monkeypa
         raise KeyboardInterrupt
 
     original = callbacks.EpochRecorder.on_epoch_end
-    monkeypatch.setattr(callbacks.EpochRecorder, "on_epoch_end", interrupt_after_first_epoch)
-    code, output = train(["mobilenet", "--data", str(synth_multiclass), *TINY_MOBILENET,
-                          "--epochs", "3"])
-    assert code == 130
-    run = only_run("mobilenet")
-    assert "Resume with" in output and f"--resume {run.resolve()}" in output
+    runs = tmp_path_factory.mktemp("shared-runs")
+    data = ["--data", str(synth_multiclass)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ARTKIT_RUNS", str(runs))
+        patch.setattr(callbacks.EpochRecorder, "on_epoch_end", interrupt_after_first_epoch)
+        code, output = train(["mobilenet", *data, *TINY_MOBILENET, "--epochs", "2",
+                              "--name", "interrupted"])
+        patch.setattr(callbacks.EpochRecorder, "on_epoch_end", original)
+        interrupted = runs / "mobilenet" / "interrupted"
+        resumed_code, resumed_output = train(["mobilenet", *data, "--resume", str(interrupted),
+                                              "--name", "resumed"])
+    assert resumed_code == 0, resumed_output
+    return InterruptedAndResumed(interrupted, code, output, runs / "mobilenet" / "resumed")
+
+
+@pytest.mark.slow
+def test_interrupt_saves_and_says_how_to_resume(mobilenet_runs: InterruptedAndResumed) -> None:
+    import keras
+
+    run, output = mobilenet_runs.interrupted, mobilenet_runs.interrupted_output
+    assert mobilenet_runs.interrupted_code == 130, output
+    assert "Resume with" in output and f"--resume {run}" in output
     assert len(history(run)) == 1 and not (run / "metrics.json").exists()
     assert isinstance(keras.saving.load_model(run / "checkpoint.keras"), keras.Model)
 
 
 @pytest.mark.slow
-def test_onnx_export_matches_keras(mobilenet_run: Path) -> None:
+def test_resume_continues_the_history(mobilenet_runs: InterruptedAndResumed) -> None:
+    resumed = mobilenet_runs.resumed
+    config = check_run_folder(resumed, epochs=2, evaluator="multiclass")
+    assert config["resumed_from"] == str(mobilenet_runs.interrupted)
+    assert config["options"]["alpha"] == 0.25  # the interrupted run's options
+    assert history(resumed)[0] == history(mobilenet_runs.interrupted)[0]
+    assert MULTICLASS_HISTORY <= set(history(resumed)[0])
+    assert config["input_size"] == 32
+    assert config["cam_layers"] == ["conv_pw_13_relu", "predictions"]
+    assert config["options"]["lr"] == 1e-3 and config["options"]["batch_size"] == 16
+
+
+@pytest.mark.slow
+def test_resume_refuses_other_images(mobilenet_runs: InterruptedAndResumed,
+                                     synth_multiclass: Path) -> None:
+    code, output = train(["mobilenet", "--data", str(synth_multiclass), "--seed", "3",
+                          "--resume", str(mobilenet_runs.interrupted)])
+    assert code == 1
+    assert "same images" in output and "--resume" in output and "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_onnx_export_matches_keras(mobilenet_runs: InterruptedAndResumed) -> None:
     import onnxruntime as ort
 
     from artkit import plugins
     from artkit.runs import Run
 
-    graph = plugins.get("model", "mobilenet").export_onnx(Run(mobilenet_run), 17)
+    graph = plugins.get("model", "mobilenet").export_onnx(Run(mobilenet_runs.resumed), 17)
     images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
     session = ort.InferenceSession(graph.model.SerializeToString(),
                                    providers=["CPUExecutionProvider"])

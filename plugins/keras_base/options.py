@@ -31,8 +31,8 @@ TRAINING_OPTIONS: list[OptionSpec] = [
                choices=("none", "balanced")),
     OptionSpec("tensorboard", bool, False, "Write TensorBoard logs into the run folder."),
     OptionSpec("resume", str, None, "Continue an interrupted run (its folder or MODEL/N) from "
-               "its last checkpoint, with its options and history; a larger --epochs extends "
-               "it."),
+               "its last checkpoint, with its options and history; --epochs, if given, sets the "
+               "new total (e.g. to extend a finished run)."),
     STRATEGY_OPTION,
 ]
 

@@ -21,12 +21,14 @@ from artkit.console import info, warn
 from artkit.contracts import TrainContext
 from artkit.errors import ArtkitError
 from artkit.runs import Run, resolve_run
+from plugins.keras_base.options import TRAINING_OPTIONS
 
 if TYPE_CHECKING:  # pragma: no cover
     from plugins.keras_base.plugin import KerasModelPlugin
 
 WEIGHTS = "model.weights.h5"
 CURVES = "curves.png"
+DEFAULT_EPOCHS = next(o.default for o in TRAINING_OPTIONS if o.name == "epochs")
 #: Options a resumed run may change; all others come from the interrupted run.
 RESUME_OVERRIDES = ("epochs", "resume", "strategy")
 
@@ -90,7 +92,9 @@ def _prepare_resume(plugin: KerasModelPlugin, ctx: TrainContext,
     state = old.read_json(STATE)
     given = {k: options[k] for k in RESUME_OVERRIDES if k in options}
     merged = {**old_config["options"], **given}
-    merged["epochs"] = max(int(options["epochs"]), int(old_config["options"]["epochs"]))
+    # --epochs left at its default keeps the interrupted run's; another value is the new total
+    if int(options["epochs"]) == DEFAULT_EPOCHS:
+        merged["epochs"] = int(old_config["options"]["epochs"])
     for row in old.history()[:state["epochs_done"]]:
         ctx.run.append_history(row)
     if old.path(BEST_WEIGHTS).exists():
