@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import cv2
@@ -39,6 +40,11 @@ RECTANGULARITY = OptionSpec("rectangularity", float, 0.5,
 #: Canny thresholds as multiples of the photo's median grey, plus one fixed low pair for
 #: dark photos: frames differ from wall by anything from a faint shadow to a gilded edge.
 CANNY_LEVELS = ((0.67, 1.33, False), (0.34, 1.66, False), (20.0, 60.0, True))
+#: Which sides of the photo are drawn into the edge map to close the outline of a painting
+#: cut by the photo's edge: all four, and each alone (all four at once also closes the
+#: wall around the painting into one region; one side at a time keeps them apart). On the
+#: tuning half of estense-dev this raised recall@0.5 from 0.80 to 0.88.
+BORDER_SIDES = ("tblr", "t", "b", "l", "r")
 #: Dilations that close a broken outline; more closes more gaps but also merges neighbours.
 DILATIONS = (1, 2, 3)
 #: An outline spanning this share of both sides is the photo's own border, not a frame.
@@ -77,10 +83,11 @@ def frame_proposals(image: np.ndarray, min_area: float, rectangularity: float
     """Nearly rectangular closed outlines of one RGB photo, with a frame score each.
 
     Outlines come from Canny edges at several thresholds, closed by several dilations, so
-    that a frame is found whether it is faint or broken by glare; the photo border closes
-    outlines of paintings cut by the edge of the photo. The score, tuned on the tuning half
-    of estense-dev (docs/detection.md), is sqrt(share of photo) x rectangularity^2 x
-    (texture contrast + 0.01). Returns boxes (n, 4) in the photo's pixels and scores (n,)."""
+    that a frame is found whether it is faint or broken by glare; sides of the photo border
+    close the outlines of paintings cut by the edge of the photo. The score, tuned on the
+    tuning half of estense-dev (docs/detection.md), is sqrt(share of photo) x
+    rectangularity^2 x (texture contrast + 0.01). Returns boxes (n, 4) in the photo's
+    pixels and scores (n,)."""
     height, width = image.shape[:2]
     scale = min(WORK_SIDE / max(height, width), 1.0)
     small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
@@ -94,10 +101,14 @@ def frame_proposals(image: np.ndarray, min_area: float, rectangularity: float
     for low, high, absolute in CANNY_LEVELS:
         edges = cv2.Canny(gray, low if absolute else low * median,
                           high if absolute else min(255.0, high * median))
-        edges[[0, -1], :] = 255
-        edges[:, [0, -1]] = 255
-        for iterations in DILATIONS:
-            closed = cv2.dilate(edges, np.ones((3, 3), np.uint8), iterations=iterations)
+        for sides, iterations in itertools.product(BORDER_SIDES, DILATIONS):
+            bordered = edges.copy()
+            for side in sides:
+                if side in "tb":
+                    bordered[0 if side == "t" else -1, :] = 255
+                else:
+                    bordered[:, 0 if side == "l" else -1] = 255
+            closed = cv2.dilate(bordered, np.ones((3, 3), np.uint8), iterations=iterations)
             contours, _ = cv2.findContours(closed, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
             for contour in contours:
                 area = cv2.contourArea(contour)

@@ -16,6 +16,7 @@ import typer
 
 from artkit import plugins
 from artkit.cli.common import apply_quiet, print_metrics, print_table
+from artkit.cli.engine import EngineOption, RayAddressOption
 from artkit.console import console, info, make_progress, warn
 from artkit.contracts import Detections, OptionSpec
 from artkit.errors import ArtkitError, PluginError
@@ -73,7 +74,8 @@ def _sweep_plot(rows: list[dict[str, float]], path: Path) -> Path:
 
 def run_detect(inputs: list[str], model: Path | None, method_name: str, class_name: str | None,
                threshold: float, output: Path, save_vis: Path | None, gt: Path | None,
-               sweep: bool, batch_size: int, device: str, options: dict[str, Any]) -> None:
+               sweep: bool, batch_size: int, device: str, options: dict[str, Any],
+               engine: str = "local", ray_address: str | None = None) -> None:
     from artkit import io as aio
     from artkit.detection import default_cam_model, detect_photos, open_cam_model
     from artkit.detection_io import coco_results, read_coco_truth, write_results
@@ -106,8 +108,16 @@ def run_detect(inputs: list[str], model: Path | None, method_name: str, class_na
     used_vis: set[str] = set()
     with make_progress(rate_unit=None) as progress:
         task = progress.add_task(f"detect ({method.name})", total=len(paths))
-        for photos, failed in detect_photos(paths, method, thresholds, options, cam_model,
-                                            batch_size=batch_size):
+        if engine == "ray":
+            from artkit.runtime.ray_engine import ray_detect_photos
+
+            stream = ray_detect_photos(paths, method, thresholds, options, cam_model,
+                                       batch_size=batch_size, device=device,
+                                       address=ray_address, keep_images=save_vis is not None)
+        else:
+            stream = detect_photos(paths, method, thresholds, options, cam_model,
+                                   batch_size=batch_size)
+        for photos, failed in stream:
             failures += failed
             for photo in photos:
                 found = photo.detections[threshold]
@@ -220,6 +230,8 @@ def detect_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
     device: Annotated[str, typer.Option(
         "--device", help="auto, cpu or cuda (onnxruntime provider).")] = "auto",
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     **method_values: Any,
 ) -> None:
@@ -235,7 +247,8 @@ def detect_command(
         raise PluginError(f"method '{method}' has no option(s) "
                           + ", ".join("--" + k.replace("_", "-") for k in foreign))
     run_detect(inputs, model, method, class_name, threshold, output, save_vis, gt,
-               sweep_threshold, batch_size, device, options)
+               sweep_threshold, batch_size, device, options, engine=engine,
+               ray_address=ray_address)
 
 
 def _with_method_options(command):
@@ -293,13 +306,17 @@ def crop_rooms_command(
                                            help="Crops of each class per photo.")] = 2,
     size: Annotated[int, typer.Option("--size", min=16, help="Crop side in pixels.")] = 128,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    proposals: Annotated[str | None, typer.Option(
+        "--proposals", help="Crop the boxes of this detection method (e.g. frames) instead "
+        "of random squares: painting if IoU >= 0.6, background if IoU < 0.3.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Crops of room photos, painting vs background: training data for a CAM detector."""
     from artkit.data.room_crops import make_room_crops
 
     apply_quiet(quiet)
-    counts = make_room_crops(data, out, per_photo=per_photo, size=size, seed=seed)
+    counts = make_room_crops(data, out, per_photo=per_photo, size=size, seed=seed,
+                             proposals=proposals)
     print_table(f"crops -> {out}", [{"class": k, "images": v} for k, v in counts.items()])
 
 

@@ -7,6 +7,12 @@ around an annotated painting, with a random margin of wall (so the painting fill
 tenth to most of the crop, the scales it has in a room photo), is a "painting"; a crop of
 the same room that overlaps no painting (wall, doors, sculptures, labels, floor) is
 "background". The result is a class-folder data set that ``artkit train --data`` reads.
+
+With ``proposals=METHOD`` (a detection method that needs no model, e.g. ``frames``) the
+crops are that method's boxes instead, cut with the same 10% margin the ``frames+cnn``
+method uses: boxes overlapping a painting by IoU >= 0.6 (and the annotated boxes) are
+"painting", boxes with IoU < 0.3 to every painting are "background" (R-CNN's recipe: the
+classifier then learns to tell a whole painting from a wall, a detail or a group).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import cv2
 import numpy as np
 
 from artkit import io as aio
-from artkit.boxes import intersections
+from artkit.boxes import intersections, iou_matrix
 from artkit.console import track
 from artkit.data.dataset import load_dataset
 from artkit.data.decode import decode_image, resize_to
@@ -56,11 +62,51 @@ def _background_crop(rng: np.random.Generator, boxes: np.ndarray, width: int, he
     return None
 
 
+def _with_margin(box: np.ndarray, margin: float, width: int, height: int
+                 ) -> tuple[int, int, int, int]:
+    x1, y1, x2, y2 = box
+    pad = margin * max(x2 - x1, y2 - y1)
+    return (int(max(0, x1 - pad)), int(max(0, y1 - pad)), int(min(width, x2 + pad)),
+            int(min(height, y2 + pad)))
+
+
+def _proposal_crops(rng: np.random.Generator, method, photo: np.ndarray, boxes: np.ndarray,
+                    per_photo: int) -> list[tuple[str, tuple[int, int, int, int]]]:
+    height, width = photo.shape[:2]
+    found = np.asarray(method.detect(photo, None, 0.2).boxes, np.float64).reshape(-1, 4)
+    best = iou_matrix(found, boxes).max(axis=1) if len(boxes) else np.zeros(len(found))
+    positives = list(boxes) + list(found[best >= 0.6])
+    negatives = found[best < 0.3]
+    crops = []
+    for k in rng.permutation(len(positives))[:per_photo]:
+        crops.append(("painting", _with_margin(positives[k], 0.1, width, height)))
+    for k in rng.permutation(len(negatives))[:per_photo]:
+        crops.append(("background", _with_margin(negatives[k], 0.1, width, height)))
+    return crops
+
+
+def _random_crops(rng: np.random.Generator, boxes: np.ndarray, width: int, height: int,
+                  per_photo: int) -> list[tuple[str, tuple[int, int, int, int]]]:
+    crops = [("painting", _painting_crop(rng, boxes[k], width, height))
+             for k in rng.permutation(len(boxes))[:per_photo]]
+    for _ in range(per_photo):
+        crop = _background_crop(rng, boxes, width, height)
+        if crop is not None:
+            crops.append(("background", crop))
+    return crops
+
+
 def make_room_crops(data: Path, out: Path, per_photo: int = 2, size: int = 128,
-                    seed: int = 0) -> dict[str, int]:
+                    seed: int = 0, proposals: str | None = None) -> dict[str, int]:
     """Write ``out/painting/*.jpg`` and ``out/background/*.jpg`` from the detection data set
     at `data` (COCO boxes): up to `per_photo` crops of each class per photo, `size` pixels
-    square. Returns the number of crops per class."""
+    square (stretched, as the network sees a proposal). Returns the crops per class."""
+    from artkit import plugins
+
+    method = plugins.get("detection-method", proposals) if proposals else None
+    if method is not None and (method.needs_cam or getattr(method, "needs_classifier", False)):
+        raise ArtkitError(f"--proposals {proposals}: the method needs a model; use one that "
+                          "does not (e.g. frames)")
     dataset = load_dataset(data)
     if dataset.task != "detection" or dataset.boxes is None:
         raise ArtkitError("expected a detection data set (COCO boxes)", data)
@@ -76,15 +122,12 @@ def make_room_crops(data: Path, out: Path, per_photo: int = 2, size: int = 128,
             continue
         height, width = photo.shape[:2]
         boxes = dataset.boxes[index]
-        crops: list[tuple[str, tuple[int, int, int, int]]] = []
-        for k in rng.permutation(len(boxes))[:per_photo]:
-            crops.append(("painting", _painting_crop(rng, boxes[k], width, height)))
-        for _ in range(per_photo):
-            crop = _background_crop(rng, boxes, width, height)
-            if crop is not None:
-                crops.append(("background", crop))
+        if method is not None:
+            crops = _proposal_crops(rng, method, photo, boxes, per_photo)
+        else:
+            crops = _random_crops(rng, boxes, width, height, per_photo)
         for label, (x1, y1, x2, y2) in crops:
-            if x2 - x1 < 8:
+            if x2 - x1 < 8 or y2 - y1 < 8:
                 continue
             patch = resize_to(photo[y1:y2, x1:x2], (size, size))
             ok, data_bytes = cv2.imencode(".jpg", cv2.cvtColor(patch, cv2.COLOR_RGB2BGR),
