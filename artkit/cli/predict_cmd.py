@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from artkit.cli.common import QuietOption, apply_quiet, print_table
+from artkit.cli.engine import EngineOption, RayAddressOption
 from artkit.console import console, info, warn
 
 SHOW_FAILURES = 20
@@ -87,6 +88,8 @@ def predict_command(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit with status 1 if any file could not be scored.")] = False,
     show: Annotated[int, typer.Option("--show", min=0, help="Rows shown in the table.")] = 20,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Score images with an exported model: top-k labels, or labels above threshold."""
@@ -140,8 +143,15 @@ def predict_command(
     try:
         with make_progress(rate_unit="img") as progress:
             task = progress.add_task("predict", total=len(paths), rate="")
-            for scored in score_batches(session, meta, paths, batch_size=batch_size,
-                                        workers=workers or cpu_count()):
+            if engine == "ray":
+                from artkit.runtime.ray_engine import ray_score_batches
+
+                batches = ray_score_batches(model, paths, batch_size=batch_size,
+                                            device=device, address=ray_address)
+            else:
+                batches = score_batches(session, meta, paths, batch_size=batch_size,
+                                        workers=workers or cpu_count())
+            for scored in batches:
                 rows = _rows(meta, scored, decide_kwargs, top_k)
                 if writer is not None:
                     writer.write(rows)
