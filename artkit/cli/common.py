@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -37,7 +38,9 @@ def report_error(exc: BaseException) -> None:
     if debug_enabled():
         traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, ArtkitError):
-        err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        # escape: a message may hold brackets (paths, "pip install 'artkit[ray]'")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", markup=True,
+                          highlight=False)
     else:
         err_console.print(
             f"[red]error:[/red] unexpected {type(exc).__name__}: {exc} "
