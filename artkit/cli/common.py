@@ -59,6 +59,9 @@ class ArtkitGroup(TyperGroup):
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/yellow]")
             ctx.exit(130)
+        except BrokenPipeError:  # output piped into `head` and the like: not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
             report_error(exc)
             ctx.exit(1)
