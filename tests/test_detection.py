@@ -237,6 +237,11 @@ def test_detect_needs_a_model_for_cam_methods(tmp_path: Path):
     result = runner.invoke(app, ["detect", str(photos), "--method", "cam"])
     assert result.exit_code == 1
     assert "--method frames" in result.output and "Traceback" not in result.output
+    # Without --method and without any model, detect runs the method that needs none.
+    result = runner.invoke(app, ["detect", str(photos), "-o", "default.json"])
+    assert result.exit_code == 0, result.output
+    assert "method frames" in result.output
+    assert json.loads(Path("default.json").read_text())
 
 
 def _red_cam_model(path: Path) -> Path:

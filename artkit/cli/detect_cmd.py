@@ -21,8 +21,10 @@ from artkit.console import console, info, make_progress, warn
 from artkit.contracts import Detections, OptionSpec
 from artkit.errors import ArtkitError, PluginError
 
-#: The measured best method (docs/detection.md): what `detect` runs without --method.
-DEFAULT_METHOD = "cam+frames"
+#: The measured best method (docs/detection.md): what `detect` runs without --method when
+#: it has a model; without one it runs the best method that needs none.
+DEFAULT_METHOD = "frames+cnn"
+DEFAULT_METHOD_WITHOUT_MODEL = "frames"
 SWEEP = tuple(round(t, 2) for t in np.arange(0.05, 0.951, 0.05))
 TABLE_ROWS = 50
 
@@ -72,17 +74,51 @@ def _sweep_plot(rows: list[dict[str, float]], path: Path) -> Path:
     return path
 
 
-def run_detect(inputs: list[str], model: Path | None, method_name: str, class_name: str | None,
+def _needs_model(method: Any) -> bool:
+    return bool(method.needs_cam or getattr(method, "needs_classifier", False))
+
+
+def choose_method(method_name: str | None, model: Path | None,
+                  options: dict[str, Any]) -> tuple[Any, Path | None]:
+    """The method plugin and the model to use; checks the method's options.
+
+    Without --method: the measured best (frames+cnn) when a model is given or found, else
+    frames, which needs none."""
+    from artkit.detection import default_cam_model
+
+    if method_name is None:
+        if model is None:
+            try:
+                model, where = default_cam_model()
+                info(f"using {where}")
+            except ArtkitError:
+                model = None
+        method_name = DEFAULT_METHOD if model is not None else DEFAULT_METHOD_WITHOUT_MODEL
+        info(f"method {method_name}" + ("" if model is not None else
+                                         " (no CAM model found: the method that needs none)"))
+    method = plugins.get("detection-method", method_name)
+    foreign = sorted(set(options) - {spec.name for spec in method.options})
+    if foreign:
+        raise PluginError(f"method '{method.name}' has no option(s) "
+                          + ", ".join("--" + k.replace("_", "-") for k in foreign))
+    if _needs_model(method) and model is None:
+        model, where = default_cam_model()
+        info(f"using {where}")
+    return method, model
+
+
+def run_detect(inputs: list[str], model: Path | None, method_name: str | None,
+               class_name: str | None,
                threshold: float, output: Path, save_vis: Path | None, gt: Path | None,
                sweep: bool, batch_size: int, device: str, options: dict[str, Any],
                engine: str = "local", ray_address: str | None = None) -> None:
     from artkit import io as aio
-    from artkit.detection import default_cam_model, detect_photos, open_cam_model
+    from artkit.detection import detect_photos, open_cam_model
     from artkit.detection_io import coco_results, read_coco_truth, write_results
     from artkit.detection_vis import overlay, save_overlay
     from artkit.runtime.inputs import expand_inputs
 
-    method = plugins.get("detection-method", method_name)
+    method, model = choose_method(method_name, model, options)
     if sweep and not method.needs_cam:
         raise ArtkitError(f"--sweep-threshold: method '{method.name}' does not use the CAM "
                           "threshold", hint="use --method cam or cam+frames")
@@ -92,10 +128,7 @@ def run_detect(inputs: list[str], model: Path | None, method_name: str, class_na
         raise ArtkitError("--output must end in .json or .csv (both are written)", output)
     truth = read_coco_truth(gt, class_name) if gt is not None else None
     cam_model = None
-    if method.needs_cam or getattr(method, "needs_classifier", False) or model is not None:
-        if model is None:
-            model, where = default_cam_model()
-            info(f"using {where}")
+    if model is not None:
         cam_model = open_cam_model(model, class_name, device)
         info(f"model {model}: CAM of class '{cam_model.class_name}'")
     expanded = expand_inputs(inputs)
@@ -207,10 +240,10 @@ def detect_command(
     model: Annotated[Path | None, typer.Option(
         "--model", help="Exported ONNX model with a 'cams' output; default: the most recent "
         "vgg19-cam export (or a fresh export of its latest run).")] = None,
-    method: Annotated[str, typer.Option(
-        "--method", help="Detection method plugin: cam+frames (default, measured best), "
-        "frames (no network), cam (the CAM paper's rule); see `artkit plugins`.")
-    ] = DEFAULT_METHOD,
+    method: Annotated[str | None, typer.Option(
+        "--method", help="Detection method plugin: frames+cnn (default with a model: frame "
+        "outlines ranked by the model), frames (default without one: no network), "
+        "cam+frames, cam (the CAM paper's rule); see `artkit plugins`.")] = None,
     class_name: Annotated[str | None, typer.Option(
         "--class", help="Class whose activation map is used (default: painting).")] = None,
     threshold: Annotated[float, typer.Option(
@@ -239,13 +272,7 @@ def detect_command(
     apply_quiet(quiet)
     if device not in ("auto", "cpu", "cuda"):
         raise ArtkitError(f"--device must be auto, cpu or cuda, not '{device}'")
-    chosen = plugins.get("detection-method", method)
-    allowed = {spec.name for spec in chosen.options}
     options = {k: v for k, v in method_values.items() if v is not None}
-    foreign = sorted(set(options) - allowed)
-    if foreign:
-        raise PluginError(f"method '{method}' has no option(s) "
-                          + ", ".join("--" + k.replace("_", "-") for k in foreign))
     run_detect(inputs, model, method, class_name, threshold, output, save_vis, gt,
                sweep_threshold, batch_size, device, options, engine=engine,
                ray_address=ray_address)
