@@ -2,9 +2,10 @@
 through onnxruntime; the export fails (and writes nothing) if they disagree.
 
 Scores are probabilities, so their tolerance is absolute (1e-4). Class activation maps are
-unbounded sums over channels, so their difference is measured relative to their largest
-magnitude (and absolute below 1): a CAM of magnitude 50 accumulates float32 rounding that
-says nothing about the conversion."""
+unbounded sums over hundreds of channels, so their difference is measured relative to their
+largest magnitude (absolute below 1) with a tolerance of 1e-3: a real MobileNet at 224 px
+showed 7e-5 of pure float32 reordering, and a CAM is thresholded at a fraction (0.2) of its
+maximum, so 1e-3 of that maximum cannot move a box by a pixel's worth of decision."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from artkit.runtime.pipeline import Batch, iter_batches, stack_float32
 from artkit.runtime.preprocess import loader_for
 
 TOLERANCE = 1e-4
+CAM_TOLERANCE = 1e-3
 
 
 @dataclass
@@ -31,12 +33,15 @@ class CheckResult:
     """The magnitude each output's difference is measured against (1 for scores)."""
     skipped: list[str] = field(default_factory=list)
 
-    def worst(self) -> float:
-        return max((d / self.scale[k] for k, d in self.max_abs_diff.items()), default=0.0)
+    def tolerance(self, output: str) -> float:
+        return (TOLERANCE if output == "scores" else CAM_TOLERANCE) * self.scale[output]
+
+    def failed(self) -> list[str]:
+        return [k for k, d in self.max_abs_diff.items() if d > self.tolerance(k)]
 
     def rows(self) -> list[dict[str, Any]]:
         return [{"output": k, "max |reference - onnxruntime|": f"{d:.2e}",
-                 "tolerance": f"{TOLERANCE * self.scale[k]:.2e}"}
+                 "tolerance": f"{self.tolerance(k):.2e}"}
                 for k, d in self.max_abs_diff.items()]
 
 
@@ -81,10 +86,11 @@ def self_check(graph: OnnxGraph, session: Any, meta: dict[str, Any],
     if result.n_images == 0:
         raise ArtkitError("self-check impossible: none of the run's test images could be read",
                           hint="; ".join(result.skipped[:3]))
-    if result.worst() > TOLERANCE:
-        detail = ", ".join(f"{k} {d:.3g}" for k, d in result.max_abs_diff.items())
+    if result.failed():
+        detail = ", ".join(f"{k} {result.max_abs_diff[k]:.3g} (tolerance "
+                           f"{result.tolerance(k):.3g})" for k in result.failed())
         raise ArtkitError(f"self-check failed: onnxruntime and the original model differ on "
-                          f"{result.n_images} test images (max abs diff: {detail}; tolerance "
-                          f"{TOLERANCE:g}); nothing was written")
+                          f"{result.n_images} test images (max abs diff: {detail}); nothing "
+                          "was written")
     return result
 
