@@ -93,9 +93,10 @@ class Run:
             self.append_history(row)
 
 
-def new_run(model: str, name: str | None = None) -> Run:
-    """Create ``runs/<model>/<n>`` with the next free number, or ``runs/<model>/<name>``."""
-    base = runs_root() / model
+def new_run(model: str, name: str | None = None, root: Path | None = None) -> Run:
+    """Create ``runs/<model>/<n>`` with the next free number, or ``runs/<model>/<name>``
+    (under `root` instead of the runs root when given)."""
+    base = (root or runs_root()) / model
     base.mkdir(parents=True, exist_ok=True)
     if name:
         if not re.fullmatch(r"[A-Za-z0-9._-]+", name):

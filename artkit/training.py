@@ -76,7 +76,10 @@ def train_model(model_name: str, options: dict[str, Any], data: Path | None = No
                         f"(it supports: {', '.join(model.tasks)})", dataset.root)
     split = make_split(dataset, seed=seed, test_fraction=test_fraction,
                        val_fraction=val_fraction)
-    run = new_run(model_name, name)
+    # A model may keep a process's run out of runs/ (a non-chief worker of a distributed
+    # training: only the chief writes the run folder).
+    scratch = getattr(model, "scratch_runs_root", None)
+    run = new_run(model_name, name, root=scratch(options) if scratch else None)
     run.write_json("config.json", {
         "artkit_version": __version__, "model": model_name, "options": options,
         "task": dataset.task, "labels": dataset.labels, "data": str(dataset.root.resolve()),
