@@ -132,13 +132,15 @@ def _path_dataset(ray: Any, paths: Sequence[Path], batch_size: int, actors: int)
     return ray.data.from_items(rows, override_num_blocks=blocks)
 
 
-def _errors_and_sizes(n: int, rows: dict[int, int], failures: list[Failure],
+def _errors_and_sizes(n: int, loaded: list[int], failures: list[Failure],
                       sizes: list[tuple[int, int]], offsets: np.ndarray) -> dict[str, Any]:
+    """The columns every result block has: input position, error ('' when the image
+    loaded) and original (height, width); `loaded` and failures index the block's rows."""
     error = np.array([""] * n, dtype=object)
     for failure in failures:
         error[failure.index] = failure.reason
     size = np.zeros((n, 2), np.int64)
-    for row, hw in zip(rows.values(), sizes, strict=True):
+    for row, hw in zip(loaded, sizes, strict=True):
         size[row] = hw
     return {"index": offsets, "error": error.astype(str), "size": size}
 
@@ -170,9 +172,8 @@ class ScoreActor:
         n = len(paths)
         (scored,) = score_batches(self.session, self.meta, paths, batch_size=max(n, 1),
                                   workers=self.threads, outputs=self.outputs)
-        rows = {index: index for index in scored.batch.indices}
-        out = _errors_and_sizes(n, rows, scored.failures, scored.batch.sizes,
-                                np.asarray(block["index"]))
+        out = _errors_and_sizes(n, scored.batch.indices, scored.failures,
+                                scored.batch.sizes, np.asarray(block["index"]))
         for name in self.outputs:
             full = np.zeros((n, *self.shapes[name]), np.float32)
             if len(scored.batch):
@@ -244,9 +245,8 @@ class DetectActor:
                                            workers=self.threads):
             photos += found
             failures += failed
-        rows = {photo.index: photo.index for photo in photos}
-        out = _errors_and_sizes(n, rows, failures, [p.size for p in photos],
-                                np.asarray(block["index"]))
+        out = _errors_and_sizes(n, [p.index for p in photos], failures,
+                                [p.size for p in photos], np.asarray(block["index"]))
         boxes = np.array([""] * n, dtype=object)
         work = np.zeros((n, 2), np.int64)
         # Failed rows (and maps of methods without a CAM) hold empty arrays: Ray stores
