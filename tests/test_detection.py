@@ -316,3 +316,22 @@ def test_detect_with_a_cam_model(method: str, tmp_path: Path):
         assert saved["sweep"]["max_box_acc"]["corloc"] == max(r["corloc"] for r in rows)
         assert Path(saved["sweep"]["plots"][0]).stat().st_size > 1000
     assert len(list((tmp_path / "vis").glob("*.jpg"))) == 3
+
+
+@pytest.mark.parametrize("proposals", [None, "frames"])
+def test_crop_rooms_makes_a_painting_vs_background_set(proposals: str | None, tmp_path: Path):
+    photos, gt = _photo_folder(tmp_path, red=True)
+    (photos / "broken.jpg").unlink()
+    gt.rename(photos / "annotations.json")  # a COCO set: json beside its images
+    extra = ["--proposals", proposals] if proposals else []
+    result = runner.invoke(app, ["crop-rooms", str(photos), "--out", "crops", "--size", "32",
+                                 "--per-photo", "2", *extra])
+    assert result.exit_code == 0, result.output
+    paintings = sorted(Path("crops/painting").glob("*.jpg"))
+    backgrounds = sorted(Path("crops/background").glob("*.jpg"))
+    assert len(paintings) == 6 and 3 <= len(backgrounds) <= 6
+    red = [cv2.imread(str(p))[..., 2].mean() - cv2.imread(str(p))[..., 1].mean()
+           for p in paintings]
+    plain = [cv2.imread(str(p))[..., 2].mean() - cv2.imread(str(p))[..., 1].mean()
+             for p in backgrounds]
+    assert min(red) > max(plain)  # painting crops hold the red canvases, background none
