@@ -206,7 +206,7 @@ TINY_OPTIONS = {"epochs": 1, "batch_size": 16, "patience": 0, "alpha": 0.25,
 
 
 # Wall time of one case on the 2-core CI machine; these run with ARTKIT_TEST_ALL_EXPORTS=1
-# (every one passed when measured: see docs/deployment.md). Any other plugin, a new one
+# (all three passed when last run with it). Any other plugin, a new one
 # included, always runs.
 HEAVY = {"inception-v3": "~180 s", "alexnet": "~60 s", "vgg19-cam": "~45 s"}
 
