@@ -118,3 +118,23 @@ def test_missing_ray_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path
     flat = " ".join(result.output.split())
     assert "--engine ray needs Ray" in flat and "pip install 'artkit[ray]'" in flat
     assert not (tmp_path / "b.json").exists()
+
+
+def test_unreachable_cluster_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    import socket
+
+    ray = pytest.importorskip("ray")
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # even beside local_ray
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    image = tmp_path / "a.jpg"
+    image.write_bytes(b"")
+    for address, message in ((f"127.0.0.1:{port}", "cannot reach the Ray cluster"),
+                             ("nonsense", "expected auto, HOST:PORT")):
+        result = runner.invoke(app, ["detect", str(image), "--method", "frames", "--engine",
+                                     "ray", "--ray-address", address,
+                                     "-o", str(tmp_path / "b.json")])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert message in " ".join(result.output.split())

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ ACTOR_THREADS = 2
 #: Paths per Ray block: small enough to spread over the actors, large enough to batch.
 BLOCK_BATCHES = 4
 INSTALL_HINT = "pip install 'artkit[ray]'"
+CONNECT_TIMEOUT_S = 5
 
 
 def import_ray() -> Any:
@@ -60,6 +62,8 @@ def ray_cluster(address: str | None, num_cpus: int | None = None) -> Iterator[An
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                   "logging_level": logging.ERROR}
+        if address:
+            _check_reachable(address)
         try:
             with _quiet_stderr():
                 if address:
@@ -79,6 +83,21 @@ def ray_cluster(address: str | None, num_cpus: int | None = None) -> Iterator[An
     finally:
         if started:
             ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds on an address nothing listens at (Ray itself retries for minutes)."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ArtkitError(f"--ray-address '{address}': expected auto, HOST:PORT or "
+                          "ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ArtkitError(f"cannot reach the Ray cluster at {address}: "
+                          f"{exc.strerror or exc}") from None
 
 
 @contextlib.contextmanager
