@@ -52,6 +52,16 @@ def align_to_run(dataset: Dataset, labels: list[str],
     return aligned, np.arange(len(dataset))
 
 
+def run_dataset(run: Run) -> tuple[Dataset, Split]:
+    """The data set a run was trained on, in the run's label order, and its saved split.
+
+    Classes left out at training time (``--min-class-images``) are left out again."""
+    config = run.config
+    dataset = load_dataset(config["data"], config.get("format"))
+    dataset, _ = align_to_run(dataset, config["labels"], report=False)
+    return dataset, Split.from_json(run.read_json("split.json"), dataset)
+
+
 def evaluate_indices(run: Run, dataset: Dataset, indices: np.ndarray,
                      label: str = "test") -> EvalResult:
     """Score images `indices` of `dataset` with the run's model, evaluate, save metrics."""
@@ -76,10 +86,7 @@ def evaluate_run(run: Run, data: Path | None = None, format: str | None = None) 
     """Re-evaluate `run` on its own test split, or on every image of another data set."""
     config = run.config
     if data is None:
-        dataset = load_dataset(config["data"], config.get("format"))
-        # Classes left out at training (--min-class-images) are left out here too.
-        dataset, _ = align_to_run(dataset, config["labels"], report=False)
-        split = Split.from_json(run.read_json("split.json"), dataset)
+        dataset, split = run_dataset(run)
         return evaluate_indices(run, dataset, split.test, label="test")
     dataset = load_dataset(data, format)
     if dataset.task != config["task"]:

@@ -82,7 +82,8 @@ def train_model(model_name: str, options: dict[str, Any], data: Path | None = No
     run = new_run(model_name, name, root=scratch(options) if scratch else None)
     run.write_json("config.json", {
         "artkit_version": __version__, "model": model_name, "options": options,
-        "task": dataset.task, "labels": dataset.labels, "data": str(dataset.root.resolve()),
+        "task": dataset.task, "labels": dataset.labels,
+        "data": dataset.extra.get("source", str(dataset.root.resolve())),
         "format": dataset.reader, "seed": seed, "test_fraction": test_fraction,
         "val_fraction": val_fraction, "min_class_images": min_class_images,
         "n_images": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},

@@ -58,3 +58,10 @@ def test_debug_variable_shows_the_traceback(tmp_path: Path):
                            str(tmp_path / "missing")], capture_output=True, text=True, env=env)
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "data set not found" in proc.stderr
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path: Path):
+    target = aio.write_text(tmp_path / "readable.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

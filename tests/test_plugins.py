@@ -136,3 +136,28 @@ def test_unknown_model_is_a_one_line_error():
     assert result.exit_code == 1
     assert "no such run" in result.output
     assert "Traceback" not in result.output
+
+
+def test_run_on_a_csv_data_set_can_be_evaluated_again(site, tmp_path):
+    """The run remembers the csv file itself (not its folder), so evaluate finds the data."""
+    from PIL import Image
+
+    shutil.copy(TOY_SOURCE, site / "artkit_toy.py")
+    make_distribution(site, "artkit-toy", "0.3", {"toy": "artkit_toy"}, {})
+    rows = ["id,department"]
+    (tmp_path / "images").mkdir()
+    for i in range(30):
+        colour = ((200, 20, 20), (20, 20, 200), (20, 200, 20))[i % 3]
+        Image.new("RGB", (16, 16), colour).save(tmp_path / "images" / f"{i}.png")
+        rows.append(f"{i},{['red', 'blue', 'green'][i % 3] if i != 29 else 'rare'}")
+    csv = tmp_path / "classes.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    trained = invoke("train", "toy-histogram", "--data", str(csv), "--min-class-images", "2",
+                     "--name", "csv", "--quiet")
+    assert trained.exit_code == 0, trained.output
+    run = Path(os.environ["ARTKIT_RUNS"]) / "toy-histogram" / "csv"
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"] == str(csv.resolve()) and "rare" not in config["labels"]
+    again = invoke("evaluate", str(run))
+    assert again.exit_code == 0, again.output
+    assert json.loads((run / "metrics.json").read_text())["metrics"]["accuracy"] == 1.0

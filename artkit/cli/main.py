@@ -12,7 +12,8 @@ import sys
 import typer
 
 from artkit import __version__
-from artkit.cli.common import QuietOption, apply_quiet, new_app, report_error
+from artkit.cli.common import QuietOption, new_app, report_error
+from artkit.console import set_quiet
 
 COMMAND_MODULES = [
     "artkit.cli.plugins_cmd",
@@ -40,7 +41,7 @@ def main(
     """artkit: classify museum objects, tag their attributes, find paintings in room photos.
 
     Set ARTKIT_DEBUG=1 to see full tracebacks."""
-    apply_quiet(quiet)
+    set_quiet(quiet)  # every invocation starts from its own flag (tests invoke many in a row)
 
 
 def build_app() -> typer.Typer:

@@ -74,11 +74,13 @@ def load_dataset(path: str | Path, format: str | None = None) -> Dataset:
     if not path.exists():
         raise DataError("data set not found", path)
     readers = plugins.of_kind("dataset-reader")
-    if format is not None:
-        return plugins.get("dataset-reader", format).read(path)
-    for info in readers.values():
-        if info.obj.can_read(path):
-            return info.obj.read(path)
+    reader = plugins.get("dataset-reader", format) if format is not None else next(
+        (info.obj for info in readers.values() if info.obj.can_read(path)), None)
+    if reader is not None:
+        dataset = reader.read(path)
+        # What to hand back to load_dataset later (a csv file, not the folder it sits in).
+        dataset.extra.setdefault("source", str(path.resolve()))
+        return dataset
     names = ", ".join(sorted(readers))
     raise DataError("no reader recognises this layout", path,
                     hint=f"use --format with one of: {names}; see docs/data.md")

@@ -19,9 +19,10 @@ import numpy as np
 from artkit import __version__, plugins
 from artkit.console import info
 from artkit.contracts import OnnxGraph
-from artkit.data.dataset import Dataset, load_dataset
+from artkit.data.dataset import Dataset
 from artkit.data.splits import Split
 from artkit.errors import ArtkitError
+from artkit.evaluation import run_dataset
 from artkit.export.quantize import QuantizeReport
 from artkit.export.selfcheck import CheckResult, self_check
 from artkit.io import atomic_path
@@ -84,13 +85,11 @@ def build_metadata(run: Run, graph: OnnxGraph, session: Any, opset: int) -> dict
 
 
 def _dataset_and_split(run: Run) -> tuple[Dataset, Split]:
-    config = run.config
     try:
-        dataset = load_dataset(config["data"], config.get("format"))
+        return run_dataset(run)
     except ArtkitError as exc:
         raise ArtkitError(f"cannot read the run's data set for the self-check: {exc}",
                           run.dir) from None
-    return dataset, Split.from_json(run.read_json("split.json"), dataset)
 
 
 def export_run(run: Run, output: Path | None = None, opset: int = DEFAULT_OPSET,
