@@ -80,6 +80,8 @@ class ModelPlugin(Protocol):
     tasks: tuple[Task, ...]
     """Tasks it can train; the first is the default when the data set does not decide."""
     options: Sequence[OptionSpec]
+    # Optional: `default_data`, the built-in synthetic set (a task of `artkit data synth`,
+    # e.g. "painting-sculpture") to train on when neither --data nor --task is given.
 
     def train(self, ctx: TrainContext) -> None:
         """Fit on ``ctx.train_idx`` (``ctx.val_idx`` for early stopping / tuning) and save

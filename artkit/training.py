@@ -20,12 +20,13 @@ from artkit.runs import Run, new_run
 
 
 def resolve_data(data: Path | None, format: str | None, task: str | None,
-                 supported: tuple[str, ...]) -> Dataset:
-    """The user's data set, or the built-in synthetic one for the task."""
+                 supported: tuple[str, ...], default_data: str | None = None) -> Dataset:
+    """The user's data set, or the built-in synthetic one: the model's `default_data` set
+    when it names one (and no --task asks otherwise), else the set of the task."""
     if data is None:
         from artkit.data.synth import default_dataset
 
-        chosen = task or supported[0]
+        chosen = task or default_data or supported[0]
         info(f"no --data given: using the built-in synthetic {chosen} data set")
         return load_dataset(default_dataset(chosen))
     dataset = load_dataset(data, format)
@@ -69,7 +70,8 @@ def train_model(model_name: str, options: dict[str, Any], data: Path | None = No
                 val_fraction: float = VAL_FRACTION,
                 min_class_images: int = 0) -> tuple[Run, EvalResult]:
     model = plugins.get("model", model_name)
-    dataset = resolve_data(data, format, task, tuple(model.tasks))
+    dataset = resolve_data(data, format, task, tuple(model.tasks),
+                           getattr(model, "default_data", None))
     dataset = drop_small_classes(dataset, min_class_images)
     if dataset.task not in model.tasks:
         raise DataError(f"model '{model_name}' cannot train a {dataset.task} task "

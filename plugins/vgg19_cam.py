@@ -30,6 +30,8 @@ class VGG19CamModel(KerasModelPlugin):
     default_input_size = 224
     min_input_size = 32
     cam_capable = True
+    #: Without --data it learns paintings vs sculptures, the CAM model `artkit detect` wants.
+    default_data = "painting-sculpture"
     model_options = (
         OptionSpec("cut_at", str, "block5_conv3", "Last VGG19 layer kept before the CAM "
                    "head (block5_conv3: 224 px -> 14x14 maps; block4_pool gives the same "

@@ -5,9 +5,14 @@ the test itself) at a tiny size so that the whole suite fits the CI budget on 2 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Rich wraps at 80 columns when not on a terminal; tests that read tables and long tmp paths
+# out of the output want whole lines. Set before artkit creates its consoles.
+os.environ["COLUMNS"] = "250"
 
 # Tiny but learnable sizes; one generation per test session.
 TINY = {"multiclass": (120, 64), "multilabel": (120, 64), "painting-sculpture": (60, 64),
