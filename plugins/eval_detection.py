@@ -26,6 +26,7 @@ import numpy as np
 from artkit.boxes import as_boxes, iou_matrix
 from artkit.contracts import Detections, EvalResult
 from artkit.hookspecs import hookimpl
+from artkit.plots import save_figure
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
@@ -129,18 +130,12 @@ def plot_pr_curve(curve: dict[str, np.ndarray], ap50: float, path: Path) -> Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from artkit.io import atomic_path
-
     fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
     ax.plot(curve["recall"], curve["precision"], color="tab:blue")
     ax.set(xlabel="recall (IoU 0.5)", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02),
            title=f"precision-recall, AP@0.5 = {ap50:.3f}")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 class DetectionEvaluator:

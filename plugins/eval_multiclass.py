@@ -22,6 +22,7 @@ import numpy as np
 from artkit.contracts import EvalResult
 from artkit.errors import ArtkitError
 from artkit.hookspecs import hookimpl
+from artkit.plots import save_figure
 
 TOP_K = 5
 
@@ -79,8 +80,6 @@ def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path, title: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from artkit import io as aio
-
     n = len(names)
     side = min(40.0, max(5.0, 0.45 * n + 2.5))
     fig, ax = plt.subplots(figsize=(side + 1.5, side))
@@ -100,11 +99,7 @@ def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path, title: 
                 text = f"{value:.2f}" if normalised else f"{int(value)}"
                 ax.text(col, row, text, ha="center", va="center", fontsize=7,
                         color="white" if value > 0.6 * peak else "black")
-    fig.tight_layout()
-    with aio.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 class MulticlassEvaluator:

@@ -22,6 +22,7 @@ from artkit.contracts import EvalResult
 from artkit.decision import decide
 from artkit.errors import ArtkitError
 from artkit.hookspecs import hookimpl
+from artkit.plots import save_figure
 
 FIXED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5)
 SWEEP = np.round(np.arange(0.05, 0.951, 0.05), 2)
@@ -91,8 +92,6 @@ def plot_f2_sweep(y_true: np.ndarray, scores: np.ndarray, path: Path,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from artkit import io as aio
-
     values = [f_beta_per_sample(y_true, decide(scores, t, min_labels=0)) for t in SWEEP]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(SWEEP, values, "o-", ms=3, label="one global threshold")
@@ -106,11 +105,7 @@ def plot_f2_sweep(y_true: np.ndarray, scores: np.ndarray, path: Path,
     ax.set_title(f"F2 against the threshold ({len(y_true)} images)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    with aio.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 class MultilabelEvaluator:

@@ -10,6 +10,7 @@ import typer
 
 from artkit.cli.common import FormatOption, new_app, print_table
 from artkit.console import console
+from artkit.plots import save_figure
 
 
 def _distribution_rows(dataset) -> list[dict]:
@@ -30,8 +31,6 @@ def _save_bar_chart(rows: list[dict], key: str, title: str, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from artkit.io import atomic_path
-
     shown = rows[:40]
     fig, ax = plt.subplots(figsize=(8, 0.25 * len(shown) + 1.5))
     ax.barh([str(r[key]) for r in shown][::-1], [r["images"] for r in shown][::-1],
@@ -39,11 +38,7 @@ def _save_bar_chart(rows: list[dict], key: str, title: str, path: Path) -> Path:
     ax.set_xlabel("images")
     suffix = f" (top {len(shown)} of {len(rows)})" if len(rows) > len(shown) else ""
     ax.set_title(title + suffix)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def info_command(

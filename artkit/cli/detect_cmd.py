@@ -20,6 +20,7 @@ from artkit.cli.engine import EngineOption, RayAddressOption
 from artkit.console import console, info, make_progress, warn
 from artkit.contracts import Detections, OptionSpec
 from artkit.errors import ArtkitError, PluginError
+from artkit.plots import save_figure
 
 #: The measured best method (docs/detection.md): what `detect` runs without --method when
 #: it has a model; without one it runs the best method that needs none.
@@ -56,8 +57,6 @@ def _sweep_plot(rows: list[dict[str, float]], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from artkit.io import atomic_path
-
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     thresholds = [r["threshold"] for r in rows]
     for key, label in (("ap50", "AP@0.5"), ("corloc", "CorLoc (BoxAcc)"),
@@ -67,11 +66,7 @@ def _sweep_plot(rows: list[dict[str, float]], path: Path) -> Path:
            title="threshold sweep")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _needs_model(method: Any) -> bool:

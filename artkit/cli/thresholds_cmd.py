@@ -18,6 +18,7 @@ import typer
 from artkit.cli.common import FormatOption, QuietOption, apply_quiet, print_table
 from artkit.console import console, info, make_progress, warn
 from artkit.errors import ArtkitError
+from artkit.plots import save_figure
 from artkit.thresholds import DEFAULT_SHRINKAGE
 
 BETAS = {"f1": 1.0, "f2": 2.0}
@@ -178,7 +179,6 @@ def save_curve_plot(path: Path, val_curve: np.ndarray, test_curve: np.ndarray | 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from artkit.io import atomic_path
     from artkit.thresholds import GRID
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
@@ -196,11 +196,7 @@ def save_curve_plot(path: Path, val_curve: np.ndarray, test_curve: np.ndarray | 
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=8)
     axes.set_title(f"F{beta:g} against the global threshold")
-    figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=110, format="png")
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 # -- the command --------------------------------------------------------------------------

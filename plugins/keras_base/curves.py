@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from artkit import io as aio
+from artkit.plots import save_figure
 
 SKIPPED_COLUMNS = {"epoch", "seconds", "lr"}
 PANEL_ORDER = ["loss", "top1", "f2", "top5", "auc", "precision", "recall"]
@@ -41,8 +41,4 @@ def plot_curves(history: list[dict[str, str]], out: Path, title: str) -> Path | 
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     figure.suptitle(title)
-    figure.tight_layout()
-    with aio.atomic_path(out) as tmp:
-        figure.savefig(tmp, dpi=110)
-    plt.close(figure)
-    return out
+    return save_figure(figure, out)
