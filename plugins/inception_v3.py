@@ -30,14 +30,10 @@ class InceptionV3Model(KerasModelPlugin):
         from plugins.keras_base.networks import (
             application_base,
             classification_head,
-            image_input,
-            preprocessing_layer,
+            unit_range_input,
         )
 
-        inputs = image_input(size)
-        # InceptionV3's own preprocess_input: x / 127.5 - 1
-        x = preprocessing_layer(keras.layers.Rescaling(1 / 127.5, offset=-1.0,
-                                                       name="normalise"))(inputs)
+        inputs, x = unit_range_input(size)
         base = application_base(keras.applications.InceptionV3, "InceptionV3", x, size,
                                 options["weights"], options["freeze_base"])
         outputs = classification_head(base.get_layer(FEATURE_LAYER).output, n_labels, task)

@@ -98,6 +98,14 @@ def preprocessing_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
     return layer
 
 
+def unit_range_input(size: int) -> tuple[keras.KerasTensor, Any]:
+    """The image input and the x / 127.5 - 1 scaling that the ImageNet weights of
+    InceptionV3 and MobileNet expect (their own ``preprocess_input``), inside the network."""
+    inputs = image_input(size)
+    scale = preprocessing_layer(keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="normalise"))
+    return inputs, scale(inputs)
+
+
 def classification_head(features: Any, n_labels: int, task: str) -> Any:
     """Global average pooling then one dense layer: softmax (multi-class) or sigmoid
     (multi-label). This head is what makes class activation maps possible."""
