@@ -1,9 +1,26 @@
-"""The shared rich console and progress bars, silenced by `--quiet`."""
+"""Where artkit's messages, tables and progress go: the active *reporter*.
+
+Core code and plugins report through the module functions here (:func:`info`, :func:`warn`,
+:func:`table`, :func:`make_progress`, :func:`track`) and never print themselves. Who is
+listening decides what the user sees:
+
+- as a library (``artkit.load(...)``, ``artkit.train(...)``) the default reporter prints
+  nothing: messages go to the ``artkit`` logger (silent until the application configures
+  logging) and progress is dropped;
+- an API call with ``progress=callback`` gets :class:`Event` objects, one per message, table
+  and progress step; ``progress=True`` gets rich bars on stderr;
+- the CLI installs :class:`RichReporter` for every command (``--quiet`` silences its bars
+  and informational lines; tables of results still print).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -15,49 +32,250 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 console = Console()
 err_console = Console(stderr=True)
+logger = logging.getLogger("artkit")
+logger.addHandler(logging.NullHandler())  # a library prints nothing unless asked to
 
 T = TypeVar("T")
 
-_state = {"quiet": False}
+
+@dataclass(frozen=True)
+class Event:
+    """One thing a long call reports to a ``progress=`` callback.
+
+    `kind` is ``info`` or ``warning`` (a message), ``table`` (a titled list of rows),
+    ``start`` / ``advance`` / ``end`` (a progress task: `message` names it, `completed`
+    and `total` count its steps; `total` is None when unknown)."""
+
+    kind: Literal["info", "warning", "table", "start", "advance", "end"]
+    message: str
+    completed: float = 0.0
+    total: float | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+ProgressCallback = Callable[[Event], None]
+
+
+@dataclass
+class _TaskState:
+    description: str
+    total: float | None
+    completed: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+class EventProgress:
+    """The part of rich's `Progress` that artkit uses, turned into :class:`Event` calls
+    (or into nothing, without a callback)."""
+
+    def __init__(self, emit: ProgressCallback | None):
+        self.emit = emit
+        self.tasks: dict[int, _TaskState] = {}
+
+    def __enter__(self) -> EventProgress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Nothing to draw."""
+
+    def stop(self) -> None:
+        for task in list(self.tasks):
+            self._send("end", task)
+        self.tasks.clear()
+
+    def add_task(self, description: str, total: float | None = None, completed: float = 0,
+                 **_fields: Any) -> int:
+        task = len(self.tasks) + 1
+        while task in self.tasks:
+            task += 1
+        self.tasks[task] = _TaskState(description, total, float(completed))
+        self._send("start", task)
+        return task
+
+    def advance(self, task: int, advance: float = 1) -> None:
+        self.update(task, advance=advance)
+
+    def update(self, task: int, *, completed: float | None = None, advance: float | None = None,
+               total: float | None = None, description: str | None = None,
+               **_fields: Any) -> None:
+        state = self.tasks[task]
+        if total is not None:
+            state.total = total
+        if description is not None:
+            state.description = description
+        if completed is not None:
+            state.completed = float(completed)
+        if advance:
+            state.completed += advance
+        self._send("advance", task)
+
+    def reset(self, task: int, *, total: float | None = None, description: str | None = None,
+              **_fields: Any) -> None:
+        state = self.tasks[task]
+        state.completed, state.started = 0.0, time.perf_counter()
+        state.total = total if total is not None else state.total
+        state.description = description or state.description
+        self._send("start", task)
+
+    def _send(self, kind: Literal["start", "advance", "end"], task: int) -> None:
+        if self.emit is not None:
+            state = self.tasks[task]
+            self.emit(Event(kind, state.description, state.completed, state.total))
+
+
+class Reporter:
+    """The library default: messages to the ``artkit`` logger, no progress, no tables."""
+
+    quiet = True
+
+    def info(self, message: str) -> None:
+        logger.info(message)
+
+    def warn(self, message: str) -> None:
+        logger.warning(message)
+
+    def table(self, title: str, rows: list[dict[str, Any]]) -> None:
+        logger.debug("%s: %d rows", title, len(rows))
+
+    def progress(self, rate_unit: str | None = None) -> Any:
+        return EventProgress(None)
+
+
+class CallbackReporter(Reporter):
+    """Everything as :class:`Event` objects to one function (a notebook widget, a service's
+    job status, a test)."""
+
+    def __init__(self, callback: ProgressCallback):
+        self.callback = callback
+
+    def info(self, message: str) -> None:
+        super().info(message)
+        self.callback(Event("info", message))
+
+    def warn(self, message: str) -> None:
+        super().warn(message)
+        self.callback(Event("warning", message))
+
+    def table(self, title: str, rows: list[dict[str, Any]]) -> None:
+        self.callback(Event("table", title, rows=list(rows)))
+
+    def progress(self, rate_unit: str | None = None) -> Any:
+        return EventProgress(self.callback)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def print_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    """Print dict rows as a rich table on stdout (numbers right-aligned, floats to 4 places)."""
+    if not rows:
+        console.print(f"[dim]{title}: nothing to show[/dim]")
+        return
+    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
+    shown = Table(title=title, title_justify="left")
+    for column in columns:
+        numeric = all(isinstance(r.get(column), int | float) for r in rows if column in r)
+        shown.add_column(column, justify="right" if numeric else "left")
+    for row in rows:
+        shown.add_row(*(format_value(row.get(c, "")) for c in columns))
+    console.print(shown)
+
+
+class RichReporter(Reporter):
+    """Terminal output: informational lines and bars on stderr (so stdout stays clean for
+    tables and JSON), warnings always, tables on stdout."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            err_console.print(message)
+
+    def warn(self, message: str) -> None:
+        err_console.print(f"[yellow]warning:[/yellow] {message}")
+
+    def table(self, title: str, rows: list[dict[str, Any]]) -> None:
+        print_table(title, rows)
+
+    def progress(self, rate_unit: str | None = None) -> Any:
+        columns = [
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        ]
+        if rate_unit:
+            columns.append(TextColumn("{task.fields[rate]}"))
+        return Progress(*columns, console=err_console, disable=self.quiet, transient=False)
+
+
+_active: list[Reporter] = [Reporter()]
+
+
+def reporter() -> Reporter:
+    return _active[-1]
+
+
+def set_reporter(new: Reporter) -> None:
+    """Replace the process-wide reporter (the CLI does this once per command)."""
+    _active[0] = new
+    del _active[1:]
+
+
+@contextmanager
+def reporting(progress: bool | ProgressCallback | None) -> Iterator[None]:
+    """Within the block, report as an API caller asked: True for rich bars, a callable for
+    events, None/False for the current reporter (silent in a library)."""
+    if progress is None or progress is False:
+        yield
+        return
+    _active.append(RichReporter() if progress is True else CallbackReporter(progress))
+    try:
+        yield
+    finally:
+        _active.pop()
 
 
 def set_quiet(quiet: bool) -> None:
-    """Silence progress bars and informational prints (tables of results still print)."""
-    _state["quiet"] = quiet
-
-
-def is_quiet() -> bool:
-    return _state["quiet"]
+    """Terminal output for one CLI command: bars and informational lines unless `quiet`."""
+    set_reporter(RichReporter(quiet))
 
 
 def info(message: str) -> None:
-    """An informational line on stderr, so stdout stays clean for tables and JSON."""
-    if not _state["quiet"]:
-        err_console.print(message)
+    reporter().info(message)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/yellow] {message}")
+    reporter().warn(message)
 
 
-def make_progress(*, rate_unit: str | None = None) -> Progress:
-    """A progress display for long loops; disabled under `--quiet`.
+def table(title: str, rows: list[dict[str, Any]]) -> None:
+    """A table of results worth showing (the CLI prints it; a library caller gets an event)."""
+    reporter().table(title, rows)
 
-    With `rate_unit` (e.g. "img") it also shows the throughput."""
-    columns = [
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    ]
-    if rate_unit:
-        columns.append(TextColumn("{task.fields[rate]}"))
-    return Progress(*columns, console=err_console, disable=_state["quiet"], transient=False)
+
+def make_progress(*, rate_unit: str | None = None) -> Any:
+    """A progress display for long loops, with rich's `Progress` interface.
+
+    With `rate_unit` (e.g. "img") a terminal display also shows the throughput."""
+    return reporter().progress(rate_unit)
 
 
 def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:

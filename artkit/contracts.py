@@ -7,6 +7,10 @@ methods of the matching Protocol (duck typing: no base class to inherit).
 Plugins must import heavy libraries (TensorFlow, scikit-learn, ...) inside their methods,
 not at module level: every plugin module is imported to list plugins, and `artkit predict`
 must start without TensorFlow.
+
+Optional capabilities (an attribute or method a plugin may leave out) are listed in the
+docstring of their Protocol and in :data:`OPTIONAL` with the value that stands for "left
+out"; the core reads them only through :func:`capability`, never with ``getattr``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from artkit.errors import PluginError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -75,13 +81,27 @@ class Predictor(Protocol):
 
 @runtime_checkable
 class ModelPlugin(Protocol):
+    """A trainable model: ``artkit train NAME``.
+
+    Optional capabilities (read with :func:`capability`; the default stands for "absent"):
+
+    - ``default_data: str | None = None``: the built-in synthetic set (a task of
+      ``artkit data synth``, e.g. ``"painting-sculpture"``) to train on when neither
+      ``--data`` nor ``--task`` is given. None: the model's first task.
+    - ``export_onnx(run: Run, opset: int) -> OnnxGraph``, default None: builds the ONNX graph
+      of a trained run (see :class:`OnnxGraph`). Without it, ``artkit export onnx`` refuses
+      the run, and ``artkit predict`` / ``artkit detect`` cannot use the model.
+    - ``scratch_runs_root(options: dict[str, Any]) -> Path | None``, default None: a folder
+      to hold this process's run instead of ``runs/`` (None: ``runs/``), given the
+      training's options; a non-chief worker of a distributed training returns a temporary
+      folder, so that only the chief writes the run.
+    """
+
     name: str
     description: str
     tasks: tuple[Task, ...]
     """Tasks it can train; the first is the default when the data set does not decide."""
     options: Sequence[OptionSpec]
-    # Optional: `default_data`, the built-in synthetic set (a task of `artkit data synth`,
-    # e.g. "painting-sculpture") to train on when neither --data nor --task is given.
 
     def train(self, ctx: TrainContext) -> None:
         """Fit on ``ctx.train_idx`` (``ctx.val_idx`` for early stopping / tuning) and save
@@ -121,7 +141,11 @@ class Evaluator(Protocol):
 
     def evaluate(self, y_true: np.ndarray, scores: np.ndarray, labels: Sequence[str],
                  out_dir: Path, **kwargs: Any) -> EvalResult:
-        """Compare scores with the truth, save plots into `out_dir`, return the metrics."""
+        """Compare scores with the truth, save plots into `out_dir`, return the metrics.
+
+        Keywords the core passes: ``decision``, the run's tuned
+        :class:`~artkit.decision.DecisionRule` (multi-label runs; None until tuned), and
+        ``plot=False`` where only the numbers are wanted (threshold sweeps)."""
 
 
 @runtime_checkable
@@ -146,6 +170,15 @@ class Detections:
 
 @runtime_checkable
 class DetectionMethod(Protocol):
+    """A painting-detection method: ``artkit detect --method NAME``.
+
+    Optional capability (read with :func:`capability`):
+
+    - ``needs_classifier: bool = False``: True when the method scores its proposals with
+      the model; it then gets the keyword ``classify`` in :meth:`detect` (see there), and
+      like ``needs_cam`` it needs a model (``--model``).
+    """
+
     name: str
     description: str
     needs_cam: bool
@@ -156,7 +189,7 @@ class DetectionMethod(Protocol):
         """Find paintings in one RGB photo; `cam` is the class activation map of the
         chosen class, already resized to the photo (None when `needs_cam` is False).
 
-        A method that sets the optional attribute ``needs_classifier = True`` also gets the
+        A method that sets the optional capability ``needs_classifier = True`` also gets the
         keyword ``classify``: a function from a list of RGB crops to the model's probability
         of the chosen class for each (R-CNN-style scoring of proposals)."""
 
@@ -186,3 +219,29 @@ class OnnxGraph:
 
 
 Register = Callable[[Any], None]
+
+
+OPTIONAL: dict[str, Any] = {
+    # ModelPlugin
+    "default_data": None,
+    "export_onnx": None,
+    "scratch_runs_root": None,
+    # DetectionMethod
+    "needs_classifier": False,
+}
+"""Every optional plugin capability and the value that stands for "the plugin has none"
+(documented in the matching Protocol's docstring and in docs/plugins.md)."""
+
+
+def capability(plugin: object, name: str) -> Any:
+    """The optional capability `name` of `plugin`: its attribute, or the declared default
+    (see :data:`OPTIONAL`) when it has none.
+
+    Raises :class:`~artkit.errors.PluginError` for a name that is not a declared optional
+    capability (a required attribute is read directly; a new optional one is declared in
+    :data:`OPTIONAL` and its Protocol first)."""
+    if name not in OPTIONAL:
+        raise PluginError(f"'{name}' is not a declared optional plugin capability",
+                          hint="declared in artkit.contracts.OPTIONAL: "
+                               + ", ".join(sorted(OPTIONAL)))
+    return getattr(plugin, name, OPTIONAL[name])

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from artkit.cam import upsample
-from artkit.contracts import Detections
+from artkit.contracts import Detections, capability
 from artkit.data.decode import decode_image, resize_to
 from artkit.errors import ArtkitError
+from artkit.model_card import ModelCard
 from artkit.runtime.pipeline import Failure, iter_batches
 
 #: Photos larger than this (longest side) are worked on shrunk; boxes are mapped back.
@@ -34,18 +35,18 @@ class CamModel:
 
     path: Path
     session: Any
-    meta: dict[str, Any]
+    card: ModelCard
     class_index: int
 
     @property
     def class_name(self) -> str:
-        return self.meta["labels"][self.class_index]
+        return self.card.labels[self.class_index]
 
     @property
     def input_size(self) -> tuple[int, int]:
         from artkit.runtime.preprocess import input_size
 
-        return input_size(self.meta)
+        return input_size(self.card)
 
     def cams(self, batch: np.ndarray) -> np.ndarray:
         """(n, h, w) maps of the chosen class for a float32 (n, H, W, 3) batch."""
@@ -69,37 +70,34 @@ class CamModel:
 
 def open_cam_model(path: Path, class_name: str | None, device: str = "auto") -> CamModel:
     """Load an exported model for detection; it must have a ``cams`` output."""
-    from artkit.runtime.metadata import metadata_from_session
     from artkit.runtime.session import create_session
 
     session = create_session(path, device=device)  # type: ignore[arg-type]
-    meta = metadata_from_session(session, path)
+    card = ModelCard.from_session(session, path)
     outputs = {o.name for o in session.get_outputs()}
-    if CAM_OUTPUT not in outputs or meta.get("input_kind") != "image":
+    if CAM_OUTPUT not in outputs or card.input_kind != "image":
         raise ArtkitError("this model has no class activation maps (no 'cams' output)", path,
                           hint="export a CAM-capable model (vgg19-cam, mobilenet, ...) or use "
                           "--method frames")
-    labels = meta["labels"]
+    labels = card.labels
     if class_name is None:
         class_name = "painting" if "painting" in labels else None
     if class_name not in labels:
         raise ArtkitError(f"the model has no class '{class_name}'", path,
                           hint="its classes: " + ", ".join(labels))
-    return CamModel(path=path, session=session, meta=meta, class_index=labels.index(class_name))
+    return CamModel(path=path, session=session, card=card, class_index=labels.index(class_name))
 
 
 def latest_cam_export(folder: Path = Path("exported"), model: str = "vgg19-cam") -> Path | None:
     """The most recently exported file of `model` with a ``cams`` output in `folder`."""
-    from artkit.runtime.metadata import read_metadata
-
     found: list[tuple[str, float, Path]] = []
     for path in sorted(folder.glob("*.onnx")) if folder.is_dir() else []:
         try:
-            meta = read_metadata(path)
+            card = ModelCard.read(path)
         except ArtkitError:
             continue
-        if meta.get("model") == model and CAM_OUTPUT in meta.get("outputs", []):
-            found.append((meta.get("exported_at", ""), path.stat().st_mtime, path))
+        if card.model == model and CAM_OUTPUT in card.outputs:
+            found.append((card.exported_at or "", path.stat().st_mtime, path))
     return max(found)[2] if found else None
 
 
@@ -168,11 +166,11 @@ def detect_photos(paths: Sequence[Path], method: Any, thresholds: Sequence[float
                   batch_size: int = 16, workers: int = 2, max_side: int = MAX_SIDE
                   ) -> Iterator[tuple[list[Photo], list[Failure]]]:
     """Per batch, the photos with their boxes at each threshold, and the files that failed."""
-    needs_model = method.needs_cam or getattr(method, "needs_classifier", False)
+    needs_model = method.needs_cam or capability(method, "needs_classifier")
     if needs_model and model is None:
         raise ArtkitError(f"method '{method.name}' needs a CAM model (--model)")
     use_model = model  # a model given to a method without CAMs still paints the overlays
-    if getattr(method, "needs_classifier", False):
+    if capability(method, "needs_classifier"):
         options = {**options, "classify": model.classify}  # type: ignore[union-attr]
     loader = _loader(use_model.input_size if use_model else None, max_side)
     for batch in iter_batches(paths, loader, batch_size=batch_size, workers=workers,

@@ -40,47 +40,154 @@ class CocoTruth:
         return found
 
 
+@dataclass
+class CocoAnnotations:
+    """A checked COCO annotation file: its images, categories and (non-crowd) boxes.
+
+    The one reader of COCO annotations: the ``coco`` dataset reader plugin, ``artkit detect
+    --gt`` and ``artkit evaluate-detect`` all go through :func:`read_coco`, so they accept
+    and refuse the same files. Boxes are x1, y1, x2, y2 (COCO stores x, y, w, h)."""
+
+    path: Path
+    file_names: dict[int, str]
+    """Image file name by image id, in the file's order of images."""
+    categories: dict[int, str]
+    """Category name by category id, sorted by id."""
+    box_image: np.ndarray
+    """int64 (k,): the image id of each box."""
+    box_category: np.ndarray
+    """int64 (k,): the category id of each box."""
+    xyxy: np.ndarray
+    """float64 (k, 4): the boxes."""
+
+    def category_id(self, category: str | None = None) -> int:
+        """The id of the category named `category`; None: the only category of the file."""
+        names = self.categories
+        if category is None:
+            if len(names) != 1:
+                raise DataError(f"{len(names)} categories: choose one with --class",
+                                self.path, hint=", ".join(sorted(names.values())))
+            return next(iter(names))
+        matches = [i for i, n in names.items() if n == category]
+        if not matches:
+            raise DataError(f"no category named '{category}'", self.path,
+                            hint="categories: " + ", ".join(sorted(names.values())))
+        return matches[0]
+
+    def boxes(self, category_id: int | None = None) -> dict[int, np.ndarray]:
+        """Boxes (k, 4) per image id, every image included (none: (0, 4)); only those of
+        `category_id` when given."""
+        keep = np.ones(len(self.xyxy), bool) if category_id is None else \
+            self.box_category == category_id
+        found: dict[int, list[np.ndarray]] = {i: [] for i in self.file_names}
+        for image_id, box in zip(self.box_image[keep].tolist(), self.xyxy[keep], strict=True):
+            found[image_id].append(box)
+        return {i: as_boxes(b) for i, b in found.items()}
+
+    def truth(self, category: str | None = None) -> CocoTruth:
+        """The boxes of one category (see :meth:`category_id`) as detection ground truth."""
+        category_id = self.category_id(category)
+        return CocoTruth(path=self.path, category_id=category_id,
+                         category=self.categories[category_id],
+                         boxes=self.boxes(category_id), file_names=dict(self.file_names))
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError("file not found", path) from None
+    except IsADirectoryError:
+        raise DataError("expected a json file, found a folder", path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"invalid json: {exc}", path) from None
 
 
-def read_coco_truth(path: str | Path, category: str | None = None) -> CocoTruth:
-    """Boxes of `category` (default: the only category) from a COCO annotation file."""
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        np.isfinite(value)
+
+
+def _records(coco: dict[str, Any], key: str, fields: tuple[str, ...], path: Path
+             ) -> list[dict[str, Any]]:
+    """coco[key], checked to be a list of objects that each have `fields`."""
+    records = coco[key]
+    if not isinstance(records, list):
+        raise DataError(f"'{key}' must be a list", path)
+    singular = {"images": "image", "categories": "category"}.get(key, "annotation")
+    for number, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise DataError(f"{key}[{number}] is not an object", path)
+        missing = [f for f in fields if f not in record]
+        if missing:
+            raise DataError(f"{singular} {record.get('id', f'#{number}')} lacks "
+                            f"{', '.join(missing)}", path)
+        if "id" in fields and not _is_id(record["id"]):
+            raise DataError(f"{key}[{number}] has id {record['id']!r}, not an integer", path)
+    return records
+
+
+def read_coco(path: str | Path) -> CocoAnnotations:
+    """Read and check a COCO annotation file.
+
+    Refused with a one-line :class:`DataError` naming the file: a file that is not json or
+    lacks ``images``, ``annotations`` or ``categories``; an image without an integer
+    ``id`` or a ``file_name``; a category without an integer ``id`` or a ``name``; a
+    repeated image or category id; an annotation without ``image_id``, ``category_id`` or
+    ``bbox``, or naming an image or category the file does not have; a ``bbox`` that is not
+    four finite numbers ``[x, y, w, h]`` with ``w > 0`` and ``h > 0``. Crowd annotations
+    (``iscrowd`` 1) are checked like the others, then left out."""
     path = Path(path)
     coco = _read_json(path)
-    if not isinstance(coco, dict) or not {"images", "annotations", "categories"} <= coco.keys():
-        raise DataError("not a COCO annotation file (needs images, annotations, categories)",
-                        path)
-    names = {c["id"]: c["name"] for c in coco["categories"]}
-    if category is None:
-        if len(names) != 1:
-            raise DataError(f"{len(names)} categories: choose one with --class",
-                            path, hint=", ".join(sorted(names.values())))
-        category_id = next(iter(names))
-    else:
-        matches = [i for i, n in names.items() if n == category]
-        if not matches:
-            raise DataError(f"no category named '{category}'", path,
-                            hint="categories: " + ", ".join(sorted(names.values())))
-        category_id = matches[0]
-    boxes: dict[int, list[list[float]]] = {img["id"]: [] for img in coco["images"]}
-    for ann in coco["annotations"]:
-        if ann.get("category_id") != category_id or ann.get("iscrowd", 0):
+    if not isinstance(coco, dict):
+        raise DataError("not a COCO annotation file (expected a json object)", path)
+    missing = [k for k in ("images", "annotations", "categories") if k not in coco]
+    if missing:
+        raise DataError(f"not a COCO annotation file: no {', '.join(repr(k) for k in missing)} "
+                        "key (needs images, annotations, categories)", path)
+    file_names: dict[int, str] = {}
+    for image in _records(coco, "images", ("id", "file_name"), path):
+        if image["id"] in file_names:
+            raise DataError(f"image id {image['id']} is repeated", path)
+        if not isinstance(image["file_name"], str) or not image["file_name"]:
+            raise DataError(f"image {image['id']} has no file_name", path)
+        file_names[image["id"]] = image["file_name"]
+    categories: dict[int, str] = {}
+    for category in _records(coco, "categories", ("id", "name"), path):
+        if category["id"] in categories:
+            raise DataError(f"category id {category['id']} is repeated", path)
+        categories[category["id"]] = str(category["name"])
+    rows: list[tuple[int, int, list[float]]] = []
+    for number, ann in enumerate(_records(coco, "annotations",
+                                          ("image_id", "category_id", "bbox"), path)):
+        name = f"annotation {ann.get('id', f'#{number}')}"
+        if ann["image_id"] not in file_names:
+            raise DataError(f"{name} names unknown image {ann['image_id']!r}", path)
+        if ann["category_id"] not in categories:
+            raise DataError(f"{name} names unknown category {ann['category_id']!r}", path)
+        bbox = ann["bbox"]
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(map(_is_number, bbox))):
+            raise DataError(f"{name}: bbox {bbox!r} is not four numbers [x, y, w, h]", path)
+        x, y, w, h = (float(v) for v in bbox)
+        if w <= 0 or h <= 0:
+            raise DataError(f"{name}: bbox {bbox!r} has no area (needs w > 0 and h > 0)", path)
+        if ann.get("iscrowd", 0):
             continue
-        if ann["image_id"] not in boxes:
-            raise DataError(f"annotation {ann.get('id')} names unknown image {ann['image_id']}",
-                            path)
-        x, y, w, h = ann["bbox"]
-        boxes[ann["image_id"]].append([x, y, x + w, y + h])
-    return CocoTruth(path=path, category_id=category_id, category=names[category_id],
-                     boxes={k: as_boxes(v) for k, v in boxes.items()},
-                     file_names={img["id"]: img.get("file_name", str(img["id"]))
-                                 for img in coco["images"]})
+        rows.append((ann["image_id"], ann["category_id"], [x, y, x + w, y + h]))
+    return CocoAnnotations(
+        path=path, file_names=file_names, categories=dict(sorted(categories.items())),
+        box_image=np.array([r[0] for r in rows], np.int64),
+        box_category=np.array([r[1] for r in rows], np.int64),
+        xyxy=as_boxes([r[2] for r in rows]))
+
+
+def read_coco_truth(path: str | Path, category: str | None = None) -> CocoTruth:
+    """Boxes of `category` (default: the only category) from a COCO annotation file."""
+    return read_coco(path).truth(category)
 
 
 def read_coco_results(path: str | Path, truth: CocoTruth) -> dict[int, Detections]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from artkit import io as aio
 from artkit import plugins
 from artkit.console import warn
 from artkit.contracts import EvalResult
@@ -16,7 +17,7 @@ from artkit.runs import Run
 
 
 def evaluator_for(task: str):
-    for info in plugins.of_kind("evaluator").values():
+    for info in plugins.of_kind(plugins.Kind.EVALUATOR).values():
         if info.obj.task == task:
             return info.obj
     raise DataError(f"no evaluator plugin is installed for the {task} task")
@@ -57,8 +58,8 @@ def run_dataset(run: Run) -> tuple[Dataset, Split]:
 
     Classes left out at training time (``--min-class-images``) are left out again."""
     config = run.config
-    dataset = load_dataset(config["data"], config.get("format"))
-    dataset, _ = align_to_run(dataset, config["labels"], report=False)
+    dataset = load_dataset(config.data, config.format)
+    dataset, _ = align_to_run(dataset, config.labels, report=False)
     return dataset, Split.from_json(run.read_json("split.json"), dataset)
 
 
@@ -66,20 +67,42 @@ def evaluate_indices(run: Run, dataset: Dataset, indices: np.ndarray,
                      label: str = "test") -> EvalResult:
     """Score images `indices` of `dataset` with the run's model, evaluate, save metrics."""
     config = run.config
-    model = plugins.get("model", config["model"])
+    model = plugins.get(plugins.Kind.MODEL, config.model)
     predictor = model.load(run)
     subset = dataset.subset(indices)
     scores = predictor.predict_paths(subset.paths)
-    evaluator = evaluator_for(config["task"])
+    evaluator = evaluator_for(config.task)
     out_dir = run.path("eval" if label == "test" else f"eval-{label}")
-    result = evaluator.evaluate(subset.targets, scores, config["labels"], out_dir,
-                                thresholds=config.get("thresholds"))
+    result = evaluator.evaluate(subset.targets, scores, config.labels, out_dir,
+                                decision=config.decision)
+    save_predictions(out_dir / PREDICTIONS_FILE, subset, scores)
     payload = {"split": label, "data": str(dataset.root), "n_images": len(subset),
                "evaluator": evaluator.name, "metrics": result.metrics,
                "headline": list(result.headline), "per_class": result.per_class,
                "plots": [str(p) for p in result.plots]}
     run.write_json("metrics.json" if label == "test" else f"metrics-{label}.json", payload)
     return result
+
+
+PREDICTIONS_FILE = "predictions.npz"
+
+
+def save_predictions(path: Path, dataset: Dataset, scores: np.ndarray) -> Path:
+    """Per-image scores of an evaluation (``eval/predictions.npz``): the image paths, the
+    truth, the scores (float32, one column per label) and the labels, so that ``artkit
+    report`` shows the mistakes without loading the model again."""
+    with aio.atomic_path(path) as tmp, tmp.open("wb") as handle:
+        np.savez_compressed(handle, paths=np.array([str(p) for p in dataset.paths]),
+                            targets=np.asarray(dataset.targets),
+                            scores=np.asarray(scores, dtype=np.float32),
+                            labels=np.array(dataset.labels))
+    return path
+
+
+def load_predictions(path: Path) -> dict[str, np.ndarray]:
+    """What :func:`save_predictions` wrote (no pickles are loaded)."""
+    with np.load(path, allow_pickle=False) as stored:
+        return {key: stored[key] for key in stored.files}
 
 
 def evaluate_run(run: Run, data: Path | None = None, format: str | None = None) -> EvalResult:
@@ -89,9 +112,9 @@ def evaluate_run(run: Run, data: Path | None = None, format: str | None = None) 
         dataset, split = run_dataset(run)
         return evaluate_indices(run, dataset, split.test, label="test")
     dataset = load_dataset(data, format)
-    if dataset.task != config["task"]:
-        raise DataError(f"the run is {config['task']} but this data set is {dataset.task}",
+    if dataset.task != config.task:
+        raise DataError(f"the run is {config.task} but this data set is {dataset.task}",
                         data)
-    dataset, _ = align_to_run(dataset, config["labels"])
+    dataset, _ = align_to_run(dataset, config.labels)
     return evaluate_indices(run, dataset, np.arange(len(dataset)),
                             label=Path(data).name or "data")

@@ -2,8 +2,9 @@
 
 A plugin module implements any of these with ``@artkit.hookimpl`` and calls `register` once
 per object it provides. The objects follow the Protocols in :mod:`artkit.contracts`.
-Built-in plugins (the `plugins/` package) use exactly these hooks and are found through the
-same ``artkit`` entry-point group as third-party packages.
+Built-in plugins (the repository's `plugins/` folder, installed as `artkit_plugins`) use
+exactly these hooks and are found through the same ``artkit`` entry-point group as
+third-party packages.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Finds and holds every plugin: built-in ones and those of installed packages.
 
 Plugins are modules found through the ``artkit`` entry-point group, the built-in
-`plugins/` package included, so a third-party package adds a model by declaring::
+`plugins/` folder (installed as `artkit_plugins`) included, so a third-party package adds a
+model by declaring::
 
     [project.entry-points.artkit]
     my_model = "my_package.artkit_plugin"
@@ -16,6 +17,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 from dataclasses import dataclass
+from enum import Enum
 from types import ModuleType
 from typing import Any
 
@@ -27,12 +29,30 @@ from artkit.errors import PluginError
 GROUP = "artkit"
 BUILTIN_DIST = "artkit"
 
-KIND_HOOKS = {
-    "model": "register_models",
-    "feature-extractor": "register_feature_extractors",
-    "evaluator": "register_evaluators",
-    "dataset-reader": "register_dataset_readers",
-    "detection-method": "register_detection_methods",
+
+class Kind(str, Enum):
+    """The five plugin kinds. A str: ``Kind.MODEL == "model"``, it prints and serialises to
+    json as ``model``, and ``get("model", ...)`` works as well as ``get(Kind.MODEL, ...)``."""
+
+    MODEL = "model"
+    FEATURE_EXTRACTOR = "feature-extractor"
+    EVALUATOR = "evaluator"
+    DATASET_READER = "dataset-reader"
+    DETECTION_METHOD = "detection-method"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+KIND_HOOKS: dict[Kind, str] = {
+    Kind.MODEL: "register_models",
+    Kind.FEATURE_EXTRACTOR: "register_feature_extractors",
+    Kind.EVALUATOR: "register_evaluators",
+    Kind.DATASET_READER: "register_dataset_readers",
+    Kind.DETECTION_METHOD: "register_detection_methods",
 }
 
 
@@ -40,7 +60,7 @@ KIND_HOOKS = {
 class PluginInfo:
     """One registered object and where it came from."""
 
-    kind: str
+    kind: Kind
     name: str
     obj: Any
     source: str  # the plugin module

@@ -1,6 +1,6 @@
 """Run folders: ``runs/<model>/<n>/`` holding everything one training produced.
 
-A run folder holds ``config.json`` (model, options, data, seed, task, labels),
+A run folder holds ``config.json`` (a :class:`~artkit.run_config.RunConfig`),
 ``split.json``, ``history.csv``, ``metrics.json``, plots and the model's artefacts. Every file
 is written atomically; ``config.json`` is written first and ``metrics.json`` last, so a run
 without ``metrics.json`` is one that did not finish.
@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from artkit import io as aio
+from artkit.contracts import EvalResult
 from artkit.errors import ArtkitError
+from artkit.run_config import RunConfig
 
 
 def runs_root() -> Path:
@@ -44,16 +46,18 @@ class Run:
 
     # -- config, metrics, history -----------------------------------------------------------
     @property
-    def config(self) -> dict[str, Any]:
+    def config(self) -> RunConfig:
         path = self.path("config.json")
         if not path.exists():
             raise ArtkitError("not a run folder (no config.json)", self.dir)
-        return aio.read_json(path)
+        return RunConfig.from_json(aio.read_json(path), path)
+
+    def write_config(self, config: RunConfig) -> None:
+        aio.write_json(self.path("config.json"), config.to_json())
 
     def update_config(self, **values: Any) -> None:
-        config = self.config if self.path("config.json").exists() else {}
-        config.update(values)
-        aio.write_json(self.path("config.json"), config)
+        """Set core fields by name, or keys of the model plugin's own (``input_size``...)."""
+        self.write_config(self.config.updated(**values))
 
     @property
     def metrics(self) -> dict[str, Any] | None:
@@ -65,6 +69,29 @@ class Run:
 
     def read_json(self, name: str) -> Any:
         return aio.read_json(self.path(name))
+
+    def result(self) -> EvalResult:
+        """The saved test-split evaluation (``metrics.json``) of a finished run."""
+        stored = self.metrics
+        if stored is None:
+            raise ArtkitError("this run did not finish (no metrics.json)", self.dir)
+        return EvalResult(metrics=stored.get("metrics", {}),
+                          per_class=stored.get("per_class", []),
+                          plots=[Path(p) for p in stored.get("plots", [])],
+                          headline=tuple(stored.get("headline", ())))
+
+    def evaluate(self, data: str | Path | None = None, format: str | None = None,
+                 progress: Any = None) -> EvalResult:
+        """Evaluate on the run's own test split, or on every image of another data set
+        (the metrics and plots are saved in the run folder, as ``artkit evaluate`` does).
+        `progress`: None (silent), True (rich bars) or a callback of
+        :class:`artkit.console.Event`."""
+        from artkit.console import reporting
+        from artkit.evaluation import evaluate_run
+
+        with reporting(progress):
+            return evaluate_run(self, data=Path(data) if data is not None else None,
+                                format=format)
 
     def history(self) -> list[dict[str, str]]:
         path = self.path("history.csv")
@@ -129,7 +156,7 @@ def resolve_run(ref: str | Path | None = None, model: str | None = None) -> Run:
     """A run from a folder path, ``<model>/<n>``, or (None) the most recent finished run."""
     if ref is None:
         finished = [r for r in all_runs() if r.path("metrics.json").exists()
-                    and (model is None or r.config.get("model") == model)]
+                    and (model is None or r.config.model == model)]
         if not finished:
             what = f" of model '{model}'" if model else ""
             raise ArtkitError(f"no finished run{what} found under {runs_root()}",

@@ -3,7 +3,8 @@
 The iMet metric is F2 averaged over images: for image i with T true labels, P predicted ones
 and TP right ones, ``F = (1 + b^2) TP / (b^2 T + P)``. Every 0/0 (an image with no true and no
 predicted label, or a precision/recall with an empty denominator) counts as `zero_division`,
-0.0 by default, which is scikit-learn's default for ``fbeta_score(average="samples")``.
+0.0 by default, which is scikit-learn's default for ``fbeta_score(average="samples")``. The
+metric itself lives in :mod:`artkit.fbeta` (re-exported here).
 
 The decisions are always those of :func:`artkit.decision.decide`: an image's `min_labels`
 best-scoring labels are on whatever their scores, labels ranked at or after `max_labels` are
@@ -36,47 +37,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from artkit.decision import decide
+from artkit.decision import DecisionRule, decide
+from artkit.fbeta import fbeta_from_counts
+from artkit.fbeta import sample_scores as sample_scores  # re-exported: the tuner's metric
+from artkit.grids import LABEL_THRESHOLD_GRID
 
 Strategy = Literal["global", "group", "label"]
-GRID = (np.arange(1, 100) / 100).astype(np.float32)
-"""Candidate thresholds: 0.01, 0.02, ..., 0.99 (float32, as `decide` compares them)."""
+GRID = LABEL_THRESHOLD_GRID
+"""Candidate thresholds: 0.01, 0.02, ..., 0.99 (float32, as `decide` compares them); the
+same array as :data:`artkit.grids.LABEL_THRESHOLD_GRID`."""
 GROUP_SEPARATOR = "::"
 UNGROUPED = "(no group)"
 DEFAULT_SHRINKAGE = 3.0
 MAX_PASSES = 10
-
-
-# -- the metric ---------------------------------------------------------------------------
-def _divide(num: np.ndarray, den: np.ndarray, zero_division: float) -> np.ndarray:
-    num = np.asarray(num, dtype=np.float64)
-    den = np.asarray(den, dtype=np.float64)
-    out = np.full(np.broadcast(num, den).shape, zero_division, dtype=np.float64)
-    np.divide(num, den, out=out, where=den != 0)
-    return out
-
-
-def fbeta_from_counts(tp: np.ndarray, predicted: np.ndarray, true: np.ndarray,
-                      beta: float = 2.0, zero_division: float = 0.0) -> np.ndarray:
-    """Per-sample F-beta from counts: ``(1 + b^2) tp / (b^2 true + predicted)``."""
-    b2 = beta * beta
-    return _divide((1.0 + b2) * tp, b2 * true + predicted, zero_division)
-
-
-def sample_scores(decisions: np.ndarray, y_true: np.ndarray, beta: float = 2.0,
-                  zero_division: float = 0.0) -> dict[str, float]:
-    """F-beta, precision and recall averaged over samples (sklearn's ``average="samples"``
-    with the same `zero_division`)."""
-    decisions = np.asarray(decisions, dtype=bool)
-    y_true = np.asarray(y_true, dtype=bool)
-    tp = (decisions & y_true).sum(axis=1)
-    predicted = decisions.sum(axis=1)
-    true = y_true.sum(axis=1)
-    return {
-        "f": float(fbeta_from_counts(tp, predicted, true, beta, zero_division).mean()),
-        "precision": float(_divide(tp, predicted, zero_division).mean()),
-        "recall": float(_divide(tp, true, zero_division).mean()),
-    }
 
 
 # -- label groups -------------------------------------------------------------------------
@@ -270,17 +243,17 @@ class Tuning:
     no_positive: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def stored(self) -> dict[str, Any]:
-        """The form saved in run configs and ONNX metadata (read by `decide`)."""
+    def rule(self, min_labels: int = 1, max_labels: int | None = None) -> DecisionRule:
+        """The decision rule to store (run config, model card), with these label bounds."""
+        extra: dict[str, Any] = {"strategy": self.strategy,
+                                 "global_threshold": round(self.global_threshold, 2)}
         if self.strategy == "global":
-            return {"strategy": "global", "global": round(self.global_threshold, 2)}
-        stored: dict[str, Any] = {"strategy": self.strategy,
-                                  "per_label": [round(float(t), 2) for t in self.thresholds],
-                                  "global": round(self.global_threshold, 2)}
+            return DecisionRule(round(self.global_threshold, 2), min_labels, max_labels,
+                                strategy="global")
         if self.group_thresholds:
-            stored["groups"] = {g: round(t, 2) for g, t in self.group_thresholds.items()}
-        return stored
-
+            extra["groups"] = {g: round(t, 2) for g, t in self.group_thresholds.items()}
+        return DecisionRule(tuple(round(float(t), 2) for t in self.thresholds), min_labels,
+                            max_labels, **extra)
 
 def tune(scores: np.ndarray, y_true: np.ndarray, labels: list[str], strategy: Strategy,
          beta: float = 2.0, min_labels: int = 1, max_labels: int | None = None,

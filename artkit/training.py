@@ -9,13 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from artkit import __version__, plugins
+from artkit import plugins
 from artkit.console import info, warn
-from artkit.contracts import EvalResult, TrainContext
+from artkit.contracts import EvalResult, TrainContext, capability
 from artkit.data.dataset import Dataset, load_dataset
 from artkit.data.splits import TEST_FRACTION, VAL_FRACTION, make_split
 from artkit.errors import DataError
 from artkit.evaluation import evaluate_indices
+from artkit.run_config import RunConfig
 from artkit.runs import Run, new_run
 
 
@@ -69,9 +70,9 @@ def train_model(model_name: str, options: dict[str, Any], data: Path | None = No
                 seed: int = 0, test_fraction: float = TEST_FRACTION,
                 val_fraction: float = VAL_FRACTION,
                 min_class_images: int = 0) -> tuple[Run, EvalResult]:
-    model = plugins.get("model", model_name)
+    model = plugins.get(plugins.Kind.MODEL, model_name)
     dataset = resolve_data(data, format, task, tuple(model.tasks),
-                           getattr(model, "default_data", None))
+                           capability(model, "default_data"))
     dataset = drop_small_classes(dataset, min_class_images)
     if dataset.task not in model.tasks:
         raise DataError(f"model '{model_name}' cannot train a {dataset.task} task "
@@ -80,16 +81,14 @@ def train_model(model_name: str, options: dict[str, Any], data: Path | None = No
                        val_fraction=val_fraction)
     # A model may keep a process's run out of runs/ (a non-chief worker of a distributed
     # training: only the chief writes the run folder).
-    scratch = getattr(model, "scratch_runs_root", None)
+    scratch = capability(model, "scratch_runs_root")
     run = new_run(model_name, name, root=scratch(options) if scratch else None)
-    run.write_json("config.json", {
-        "artkit_version": __version__, "model": model_name, "options": options,
-        "task": dataset.task, "labels": dataset.labels,
-        "data": dataset.extra.get("source", str(dataset.root.resolve())),
-        "format": dataset.reader, "seed": seed, "test_fraction": test_fraction,
-        "val_fraction": val_fraction, "min_class_images": min_class_images,
-        "n_images": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
-    })
+    run.write_config(RunConfig(
+        model=model_name, options=options, task=dataset.task, labels=list(dataset.labels),
+        data=dataset.extra.get("source", str(dataset.root.resolve())),
+        format=dataset.reader, seed=seed, test_fraction=test_fraction,
+        val_fraction=val_fraction, min_class_images=min_class_images,
+        n_images={"train": len(split.train), "val": len(split.val), "test": len(split.test)}))
     run.write_json("split.json", split.to_json(dataset))
     info(f"run folder: {run.dir}  (train {len(split.train)}, val {len(split.val)}, "
          f"test {len(split.test)} images, {len(dataset.labels)} labels)")

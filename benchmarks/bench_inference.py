@@ -32,16 +32,13 @@ def exported(model, size: int, folder: Path) -> Path:
     """The network as an artkit ONNX file (with metadata, so `artkit predict` takes it)."""
     import onnx
 
-    from artkit import __version__
-    from artkit.runtime.metadata import write_metadata
-    from plugins.keras_onnx import keras_onnx_graph
+    from artkit.model_card import ModelCard
+    from artkit_plugins.keras_onnx import keras_onnx_graph
 
     graph = keras_onnx_graph(model, (size, size), 17, {"scale": 1 / 127.5, "mean": 1.0})
-    write_metadata(graph.model, {
-        "artkit_version": __version__, "model": "benchmark", "task": "multiclass",
-        "labels": [f"class_{i}" for i in range(12)], "input_kind": "image",
-        "input_size": [size, size], "colour_order": "RGB", "outputs": ["scores"],
-        "preprocessing": graph.preprocessing})
+    ModelCard(model="benchmark", task="multiclass", labels=[f"class_{i}" for i in range(12)],
+              input_kind="image", input_size=(size, size), outputs=["scores"],
+              preprocessing=graph.preprocessing).embed(graph.model)
     path = folder / "bench.onnx"
     onnx.save(graph.model, str(path))
     return path
@@ -51,6 +48,7 @@ def main() -> None:
     import tensorflow as tf
 
     from artkit.export.quantize import quantize_file
+    from artkit.model_card import ModelCard
     from artkit.runtime.benchmark import (
         BATCH_SIZES,
         batch_runner,
@@ -60,7 +58,6 @@ def main() -> None:
         session_runner,
         write_photo_like_jpegs,
     )
-    from artkit.runtime.metadata import read_metadata
     from artkit.runtime.session import cpu_count, create_session
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -107,8 +104,8 @@ def main() -> None:
           f"{e2e['images_quarter']} files, {e2e['peak_rss_mb']:.0f} MB on {e2e['images']} files")
 
     # 3. int8 (static QDQ, calibrated on 32 of the photos) vs float
-    int8_path = work / "bench.int8.onnx"
-    quantize_file(onnx_path, int8_path, photos[:32], read_metadata(onnx_path))
+    int8_path = work / "bench-int8.onnx"
+    quantize_file(onnx_path, int8_path, photos[:32], ModelCard.read(onnx_path))
     int8 = session_runner(create_session(int8_path, device="cpu"))
     float32 = session_runner(session)
     ratios = []

@@ -33,14 +33,14 @@ def benchmark_model(folder: Path, size: int) -> Path:
 
 
 def local_pass(model: Path, paths: list[Path], batch_size: int) -> tuple[float, np.ndarray]:
-    from artkit.runtime.metadata import metadata_from_session
+    from artkit.model_card import ModelCard
     from artkit.runtime.scoring import score_batches
     from artkit.runtime.session import cpu_count, create_session
 
     started = time.perf_counter()
     session = create_session(model, device="cpu")
-    meta = metadata_from_session(session, model)
-    scores = [s.outputs["scores"] for s in score_batches(session, meta, paths, batch_size,
+    card = ModelCard.from_session(session, model)
+    scores = [s.outputs["scores"] for s in score_batches(session, card, paths, batch_size,
                                                           workers=cpu_count())]
     return time.perf_counter() - started, np.concatenate(scores)
 

@@ -72,7 +72,7 @@ def main() -> None:
     for strategy, max_labels in (("global", None), ("group", None), ("label", None),
                                  ("label", 8)):
         result, seconds = timed(tune, scores, truth, labels, strategy, max_labels=max_labels)
-        chosen = decide(scores, result.stored(), max_labels=max_labels)
+        chosen = result.rule(max_labels=max_labels).apply(scores)
         bound = f" --max-labels {max_labels}" if max_labels else ""
         print(f"tune --strategy {strategy}{bound}: {seconds:.2f} s in all, "
               f"F2 on these scores {sample_scores(chosen, truth)['f']:.4f}")
@@ -89,7 +89,7 @@ def held_out(n_labels: int, spread: float, n_val: int = 1000, n_test: int = 5000
     for strategy, shrinkage in (("global", 0), ("group", 0), ("label", 0), ("label", 1),
                                 ("label", 3), ("label", 10), ("label", 30)):
         result = tune(scores[val], truth[val], labels, strategy, shrinkage=shrinkage)
-        f2 = {name: sample_scores(decide(scores[part], result.stored()), truth[part])["f"]
+        f2 = {name: sample_scores(result.rule().apply(scores[part]), truth[part])["f"]
               for name, part in (("val", val), ("test", test))}
         what = f"label --shrinkage {shrinkage}" if strategy == "label" else strategy
         print(f"  {what:22s} validation {f2['val']:.4f}  held-out {f2['test']:.4f}")

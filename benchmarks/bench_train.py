@@ -44,10 +44,10 @@ def measure(name: str, size: int, paths: list[Path], batch: int, steps: int) -> 
     import tensorflow as tf
 
     from artkit import plugins
-    from plugins.keras_base.metrics import compile_model
-    from plugins.keras_base.pipeline import make_dataset
+    from artkit_plugins.keras_base.metrics import compile_model
+    from artkit_plugins.keras_base.pipeline import make_dataset
 
-    plugin = plugins.get("model", name)
+    plugin = plugins.get(plugins.Kind.MODEL, name)
     options = {"weights": "none", "freeze_base": False, "alpha": 1.0, "cut_at": "block5_conv3",
                "cam_filters": 1024, "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7}
     n_labels = 10

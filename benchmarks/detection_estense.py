@@ -28,7 +28,7 @@ import numpy as np
 
 from artkit import plugins
 from artkit.cli.common import print_table
-from artkit.contracts import Detections
+from artkit.contracts import Detections, capability
 from artkit.detection import detect_photos, open_cam_model
 from artkit.detection_io import read_coco_truth
 from artkit.evaluation import evaluator_for
@@ -73,8 +73,8 @@ def main() -> None:
 
     sizes = {i: None for i in ids}
     for name in args.methods.split(","):
-        method = plugins.get("detection-method", name)
-        if (method.needs_cam or getattr(method, "needs_classifier", False)) and model is None:
+        method = plugins.get(plugins.Kind.DETECTION_METHOD, name)
+        if (method.needs_cam or capability(method, "needs_classifier")) and model is None:
             continue
         thresholds = tuple(float(t) for t in args.thresholds.split(",")) \
             if method.needs_cam else (0.2,)

@@ -6,7 +6,7 @@ plot of F2 against one global threshold.
 Decisions go through :func:`artkit.decision.decide`, the rule `predict` uses. The
 fixed-threshold columns use ``min_labels=0`` (a pure threshold, comparable with
 scikit-learn and with the paper); the tuned column uses the run's own rule
-(``min_labels``/``max_labels`` stored with the thresholds, default 1 as in predict).
+(the run's :class:`~artkit.decision.DecisionRule`, as predict applies it).
 Macro AUCs average over the labels that have both a positive and a negative test image.
 """
 
@@ -21,27 +21,12 @@ import numpy as np
 from artkit.contracts import EvalResult
 from artkit.decision import decide
 from artkit.errors import ArtkitError
+from artkit.fbeta import f_beta_per_sample
+from artkit.grids import F2_PLOT_SWEEP
 from artkit.hookspecs import hookimpl
 from artkit.plots import save_figure
 
 FIXED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5)
-SWEEP = np.round(np.arange(0.05, 0.951, 0.05), 2)
-
-
-def f_beta_per_sample(y_true: np.ndarray, decisions: np.ndarray, beta: float = 2.0
-                      ) -> float:
-    """F-beta of each image's label set, averaged over images (iMet). An image with no
-    true and no predicted label scores 0, as in ``fbeta_score(..., zero_division=0)``."""
-    y_true = np.asarray(y_true, bool)
-    decisions = np.asarray(decisions, bool)
-    tp = (y_true & decisions).sum(axis=1).astype(np.float64)
-    fp = (~y_true & decisions).sum(axis=1)
-    fn = (y_true & ~decisions).sum(axis=1)
-    b2 = beta * beta
-    denominator = (1 + b2) * tp + b2 * fn + fp
-    scores = np.divide((1 + b2) * tp, denominator, out=np.zeros_like(tp),
-                       where=denominator > 0)
-    return float(scores.mean()) if len(scores) else 0.0
 
 
 def _auc_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
@@ -92,11 +77,12 @@ def plot_f2_sweep(y_true: np.ndarray, scores: np.ndarray, path: Path,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    values = [f_beta_per_sample(y_true, decide(scores, t, min_labels=0)) for t in SWEEP]
+    values = [f_beta_per_sample(y_true, decide(scores, t, min_labels=0)) for t in F2_PLOT_SWEEP]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(SWEEP, values, "o-", ms=3, label="one global threshold")
+    ax.plot(F2_PLOT_SWEEP, values, "o-", ms=3, label="one global threshold")
     best = int(np.argmax(values))
-    ax.annotate(f"best {values[best]:.3f} at {SWEEP[best]:.2f}", (SWEEP[best], values[best]),
+    best_t = F2_PLOT_SWEEP[best]
+    ax.annotate(f"best {values[best]:.3f} at {best_t:.2f}", (best_t, values[best]),
                 textcoords="offset points", xytext=(8, -14), fontsize=8)
     if tuned is not None:
         ax.axhline(tuned, color="C2", ls="--", label=f"tuned thresholds: {tuned:.3f}")
@@ -126,13 +112,10 @@ class MultilabelEvaluator:
             raise ArtkitError("no images to evaluate")
         metrics = {f"f2@{t}": f_beta_per_sample(y_true, decide(scores, t, min_labels=0))
                    for t in FIXED_THRESHOLDS}
-        tuned = kwargs.get("thresholds")
+        rule = kwargs.get("decision")  # the run's tuned DecisionRule, if any
         tuned_f2 = None
-        if tuned:
-            rule = tuned if isinstance(tuned, dict) else {}
-            decisions = decide(scores, tuned, min_labels=int(rule.get("min_labels", 1)),
-                               max_labels=rule.get("max_labels"))
-            tuned_f2 = metrics["f2@tuned"] = f_beta_per_sample(y_true, decisions)
+        if rule is not None:
+            tuned_f2 = metrics["f2@tuned"] = f_beta_per_sample(y_true, rule.apply(scores))
         metrics |= _auc_metrics(y_true, scores)
         metrics["mean_labels_true"] = float(y_true.sum(axis=1).mean())
         metrics["mean_labels_predicted@0.5"] = float(decide(scores, 0.5, min_labels=0)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
 
 from artkit.data.dataset import Dataset
 from artkit.data.decode import is_image_path
+from artkit.detection_io import read_coco
 from artkit.errors import DataError
 from artkit.hookspecs import hookimpl
 
@@ -186,35 +186,24 @@ class CocoReader:
         json_path = self._json(path)
         if json_path is None:
             raise DataError("expected a COCO .json file (or a folder with exactly one)", path)
-        try:
-            coco = json.loads(json_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"invalid json: {exc}", json_path) from None
-        for key in ("images", "annotations", "categories"):
-            if key not in coco:
-                raise DataError(f"not COCO: no '{key}' key", json_path)
+        # One COCO parser for the reader, `detect --gt` and `evaluate-detect`: the same
+        # checks, and every category's non-crowd boxes.
+        coco = read_coco(json_path)
         images_dir = _images_dir(json_path.parent)
-        categories = sorted(coco["categories"], key=lambda c: c["id"])
-        boxes: dict[int, list[list[float]]] = {img["id"]: [] for img in coco["images"]}
-        for ann in coco["annotations"]:
-            if ann["image_id"] not in boxes:
-                raise DataError(f"annotation {ann.get('id')} refers to unknown image "
-                                f"{ann['image_id']}", json_path)
-            x, y, w, h = ann["bbox"]
-            boxes[ann["image_id"]].append([x, y, x + w, y + h])
+        boxes = coco.boxes()
         paths, per_image = [], []
-        for i, img in enumerate(coco["images"]):
+        for i, (image_id, file_name) in enumerate(coco.file_names.items()):
             # file_name is relative to the json's folder ("images/x.jpg") or to images/.
-            base = json_path.parent if (json_path.parent / img["file_name"]).is_file() \
+            base = json_path.parent if (json_path.parent / file_name).is_file() \
                 else images_dir
-            paths.append(_resolve_image(base, img["file_name"], json_path, i + 1))
-            per_image.append(np.array(boxes[img["id"]], dtype=np.float32).reshape(-1, 4))
+            paths.append(_resolve_image(base, file_name, json_path, i + 1))
+            per_image.append(boxes[image_id].astype(np.float32))
         return Dataset(root=json_path.parent, task="detection", paths=paths,
-                       labels=[c["name"] for c in categories],
+                       labels=list(coco.categories.values()),
                        targets=np.zeros(len(paths), dtype=np.int64), reader=self.name,
                        boxes=per_image,
                        extra={"coco": str(json_path),
-                              "image_ids": [img["id"] for img in coco["images"]]})
+                              "image_ids": list(coco.file_names)})
 
 
 @hookimpl

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from artkit.hookspecs import hookimpl
-from plugins.keras_base.plugin import DENSE_LAYER, KerasModelPlugin
+from artkit_plugins.keras_base.plugin import DENSE_LAYER, KerasModelPlugin
 
 
 class TinyCnn(KerasModelPlugin):

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from artkit import __version__
 from artkit.contracts import OnnxGraph, TrainContext
 from artkit.data.dataset import load_dataset
 from artkit.data.decode import decode_image, resize_to
 from artkit.data.splits import make_split
+from artkit.decision import DecisionRule
 from artkit.hookspecs import hookimpl
+from artkit.run_config import RunConfig
 from artkit.runs import Run, new_run
 
 SIZE = (24, 24)
@@ -77,10 +78,10 @@ class TinyCnn:
         return keras.models.load_model(run.path("model.keras"))
 
     def load(self, run: Run) -> TinyPredictor:
-        return TinyPredictor(self._model(run), run.config["labels"])
+        return TinyPredictor(self._model(run), run.config.labels)
 
     def export_onnx(self, run: Run, opset: int) -> OnnxGraph:
-        from plugins.keras_onnx import keras_onnx_graph
+        from artkit_plugins.keras_onnx import keras_onnx_graph
 
         return keras_onnx_graph(self._model(run), SIZE, opset, dict(PREPROCESSING),
                                 cam_layers=("last_conv", "classifier"))
@@ -105,7 +106,7 @@ def register_tiny_plugin() -> None:
 
 
 def finished_run(model_name: str, data: Path, options: dict | None = None,
-                 thresholds: dict | None = None) -> Run:
+                 decision: DecisionRule | None = None) -> Run:
     """Train `model_name` on `data` into a run folder that looks finished (metrics.json),
     without calling the evaluator plugins (their tests cover them)."""
     from artkit import plugins
@@ -114,11 +115,9 @@ def finished_run(model_name: str, data: Path, options: dict | None = None,
     dataset = load_dataset(data)
     split = make_split(dataset, seed=0)
     run = new_run(model_name)
-    run.write_json("config.json", {
-        "artkit_version": __version__, "model": model_name, "options": options or {},
-        "task": dataset.task, "labels": dataset.labels, "data": str(dataset.root.resolve()),
-        "format": dataset.reader, "seed": 0, **({"thresholds": thresholds} if thresholds
-                                                 else {})})
+    run.write_config(RunConfig(
+        model=model_name, options=options or {}, task=dataset.task, labels=dataset.labels,
+        data=str(dataset.root.resolve()), format=dataset.reader, seed=0, decision=decision))
     run.write_json("split.json", split.to_json(dataset))
     model.train(TrainContext(dataset=dataset, train_idx=split.train, val_idx=split.val,
                              test_idx=split.test, run=run, options=options or {}, seed=0))

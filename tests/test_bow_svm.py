@@ -44,11 +44,12 @@ def test_run_folder_holds_model_metrics_and_plots(trained: Run) -> None:
     assert comparison["chosen_vocab"] == best["vocab"] and best["chosen"]
     assert sum(r["chosen"] for r in rows) == 1
     assert np.load(trained.path("vocabulary.npy")).shape == (best["vocab"], 128)
-    assert trained.path("svm.joblib").stat().st_size > 0
+    assert trained.path("svm.skops").stat().st_size > 0
+    assert not trained.path("svm.joblib").exists()  # no pickle: loading runs no code
     metrics = trained.metrics
     assert metrics["evaluator"] == "multiclass"
     assert 0.0 <= metrics["metrics"]["accuracy"] <= 1.0
-    assert len(metrics["per_class"]) == len(trained.config["labels"])
+    assert len(metrics["per_class"]) == len(trained.config.labels)
     assert trained.path("eval", "confusion_matrix.png").exists()
     assert trained.path("eval", "confusion_matrix_normalised.png").exists()
     assert len(trained.history()) == 2
@@ -68,9 +69,9 @@ def test_predictions_follow_one_decision_rule(trained: Run) -> None:
     accuracy of their argmax: the rule used in training, evaluation and export."""
     from artkit.data.dataset import load_dataset
     from artkit.data.splits import Split
-    from plugins.bow_svm import BowSvm
+    from artkit_plugins.bow_svm import BowSvm
 
-    dataset = load_dataset(trained.config["data"])
+    dataset = load_dataset(trained.config.data)
     test = Split.from_json(trained.read_json("split.json"), dataset).test
     scores = BowSvm().load(trained).predict_paths([dataset.paths[i] for i in test])
     assert scores.shape == (len(test), len(dataset.labels))
@@ -81,7 +82,7 @@ def test_predictions_follow_one_decision_rule(trained: Run) -> None:
 
 def test_second_run_reads_the_descriptor_cache(synth_multiclass: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from plugins import features
+    from artkit_plugins import features
 
     first = _train(["--data", str(synth_multiclass), "--vocab", "12", "--name", "one"])
     assert first.exit_code == 0, first.output
@@ -111,7 +112,7 @@ def test_blank_image_gets_an_all_zero_histogram_and_a_prediction(trained: Run,
     import onnxruntime as ort
     from PIL import Image
 
-    from plugins.bow_svm import BowSvm
+    from artkit_plugins.bow_svm import BowSvm
 
     blank = tmp_path / "blank.png"
     Image.new("RGB", (64, 64), (240, 240, 240)).save(blank)
@@ -131,8 +132,8 @@ def test_onnx_graph_matches_the_predictor(trained: Run, synth_multiclass: Path) 
     import onnxruntime as ort
 
     from artkit.data.decode import decode_image
-    from plugins.bow.descriptors import describe_image
-    from plugins.bow_svm import BowSvm
+    from artkit_plugins.bow.descriptors import describe_image
+    from artkit_plugins.bow_svm import BowSvm
 
     graph = BowSvm().export_onnx(trained, 17)
     assert graph.input_kind == "descriptors" and not graph.quantizable
@@ -159,9 +160,9 @@ def test_onnx_encoding_variants_match_numpy(encoding: str, pyramid: bool) -> Non
     SVM fitted here (no images needed)."""
     import onnxruntime as ort
 
-    from plugins.bow.encoding import Normaliser, assign_words, histogram
-    from plugins.bow.onnx_graph import build_graph
-    from plugins.bow.svm import class_scores, fit_svm
+    from artkit_plugins.bow.encoding import Normaliser, assign_words, histogram
+    from artkit_plugins.bow.onnx_graph import build_graph
+    from artkit_plugins.bow.svm import class_scores, fit_svm
 
     rng = np.random.default_rng(0)
     words, dim, labels = 7, 16, ["a", "b", "c"]
@@ -191,7 +192,7 @@ def test_onnx_encoding_variants_match_numpy(encoding: str, pyramid: bool) -> Non
 
 
 def test_fold_count_reduces_or_refuses() -> None:
-    from plugins.bow.svm import fold_count
+    from artkit_plugins.bow.svm import fold_count
 
     assert fold_count(np.array([0] * 6 + [1] * 6), ["a", "b"], 5) == 5
     assert fold_count(np.array([0] * 6 + [1] * 3), ["a", "b"], 5) == 3
@@ -200,8 +201,8 @@ def test_fold_count_reduces_or_refuses() -> None:
 
 
 def test_feature_options_parse_against_the_extractor() -> None:
-    from plugins.bow.descriptors import resolve_options
-    from plugins.features import DenseSiftExtractor
+    from artkit_plugins.bow.descriptors import resolve_options
+    from artkit_plugins.features import DenseSiftExtractor
 
     options = resolve_options(DenseSiftExtractor(), "step=6,scales=8,16,24")
     assert options == {"step": 6, "scales": "8,16,24", "max_descriptors": 1500,
@@ -247,7 +248,7 @@ def test_min_class_images_drops_small_classes(synth_multiclass: Path,
 
 
 def test_unreadable_vocab_option_is_refused() -> None:
-    from plugins.bow_svm import parse_vocab_sizes
+    from artkit_plugins.bow_svm import parse_vocab_sizes
 
     assert parse_vocab_sizes("2500,500,1000") == [500, 1000, 2500]
     with pytest.raises(ArtkitError, match="whole numbers"):
@@ -268,9 +269,94 @@ def test_min_class_images_run_evaluates_on_its_own_classes(synth_multiclass: Pat
     assert result.exit_code == 0, result.output
     assert "left out" in " ".join(result.output.split())
     run = Run(Path("runs", "bow-svm", "big"))
-    assert len(run.config["labels"]) == 2
+    assert len(run.config.labels) == 2
     before = run.metrics["metrics"]
     again = CliRunner().invoke(app, ["evaluate", str(run.dir)])
     assert again.exit_code == 0, again.output
     assert run.metrics["metrics"] == pytest.approx(before)
     assert run.metrics["n_images"] == len(run.read_json("split.json")["test"])
+
+
+# -- the model file: skops, never an unasked-for pickle ----------------------------------------
+def _copy_run(trained: Run, tmp_path: Path) -> Run:
+    import shutil
+
+    return Run(shutil.copytree(trained.dir, tmp_path / "copy"))
+
+
+def _scores(run: Run) -> np.ndarray:
+    from artkit_plugins.bow_svm import BowSvm
+
+    rng = np.random.default_rng(3)
+    return BowSvm().load(run).scores_from_columns(rng.normal(size=(40, 128)) * 20 + 20)
+
+
+def test_model_file_is_skops_and_holds_only_expected_types(trained: Run) -> None:
+    import zipfile
+
+    import skops.io as sio
+    from sklearn.pipeline import Pipeline
+
+    from artkit_plugins.bow.model_file import expected_types, load_model
+
+    path = trained.path("svm.skops")
+    assert zipfile.is_zipfile(path) and "schema.json" in zipfile.ZipFile(path).namelist()
+    assert set(sio.get_untrusted_types(file=path)) <= expected_types()
+    model = load_model(trained.dir)
+    assert isinstance(model, Pipeline)
+    assert model.n_features_in_ == trained.read_json("bow.json")["vocab"]  # one word each
+    scores = _scores(trained)
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_model_file_with_an_unexpected_type_is_refused(trained: Run, tmp_path: Path) -> None:
+    import os
+
+    import skops.io as sio
+
+    from artkit_plugins.bow.model_file import load_model
+    from artkit_plugins.bow_svm import BowSvm
+
+    run = _copy_run(trained, tmp_path)
+    model = load_model(run.dir)
+    model.memory = os.system  # a Pipeline parameter: the file now names a callable
+    sio.dump(model, run.path("svm.skops"))
+    with pytest.raises(ArtkitError) as caught:
+        BowSvm().load(run)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(run.path("svm.skops")) in message
+    assert f"{os.system.__module__}.system" in message and "refused" in message
+    assert "sklearn" not in message  # artkit's own types are not the problem
+
+
+def test_artkit_0_1_pickle_is_not_loaded_unless_trusted(trained: Run, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import joblib
+
+    from artkit_plugins.bow.model_file import load_model
+    from artkit_plugins.bow_svm import BowSvm
+
+    run = _copy_run(trained, tmp_path)
+    joblib.dump(load_model(run.dir), run.path("svm.joblib"))
+    run.path("svm.skops").unlink()  # an artkit 0.1 run folder
+    expected = _scores(trained)
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("the pickle was loaded")
+
+    monkeypatch.delenv("ARTKIT_TRUST_PICKLES", raising=False)
+    with monkeypatch.context() as patch:
+        patch.setattr(joblib, "load", no_unpickling)
+        with pytest.raises(ArtkitError) as caught:
+            BowSvm().load(run)
+        patch.setenv("ARTKIT_TRUST_PICKLES", "yes")  # only 1 opts in
+        with pytest.raises(ArtkitError):
+            BowSvm().load(run)
+    message = str(caught.value)
+    assert "\n" not in message and str(run.path("svm.joblib")) in message
+    assert "pickle" in message and "run any code" in message
+    assert "artkit train bow-svm" in message and "ARTKIT_TRUST_PICKLES=1" in message
+
+    monkeypatch.setenv("ARTKIT_TRUST_PICKLES", "1")
+    np.testing.assert_allclose(_scores(run), expected, atol=1e-6)

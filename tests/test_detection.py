@@ -18,8 +18,8 @@ from artkit.boxes import iou_matrix
 from artkit.cam import boxes_from_cam, upsample
 from artkit.cli.main import app
 from artkit.contracts import Detections
-from plugins.detection_methods import CamFramesMethod, FramesMethod
-from plugins.eval_detection import detection_metrics
+from artkit_plugins.detection_methods import CamFramesMethod, FramesMethod
+from artkit_plugins.eval_detection import detection_metrics
 
 runner = CliRunner()
 
@@ -251,7 +251,7 @@ def _red_cam_model(path: Path) -> Path:
     import onnx
     from onnx import TensorProto, helper
 
-    from artkit.runtime.metadata import set_metadata
+    from artkit.model_card import ModelCard
 
     size = 64
     nodes = [
@@ -274,10 +274,9 @@ def _red_cam_model(path: Path) -> Path:
         initializer=[offset])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    set_metadata(model, {"artkit_version": "test", "model": "vgg19-cam", "task": "multiclass",
-                         "labels": ["painting", "green", "blue"], "input_kind": "image",
-                         "input_size": [size, size], "outputs": ["cams", "scores"],
-                         "exported_at": "2026-01-01T00:00:00+00:00"})
+    ModelCard(model="vgg19-cam", task="multiclass", labels=["painting", "green", "blue"],
+              input_kind="image", input_size=(size, size), outputs=["cams", "scores"],
+              exported_at="2026-01-01T00:00:00+00:00").embed(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
     return path

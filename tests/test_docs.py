@@ -24,3 +24,14 @@ def test_the_worked_example_is_the_tested_toy_plugin():
     block = re.search(r"```python\n(.*?)```", text, re.S).group(1)
     toy = (Path(__file__).parent / "toy_plugin" / "artkit_toy.py").read_text()
     assert block == toy
+
+
+def test_every_optional_capability_is_documented():
+    from artkit.contracts import OPTIONAL
+
+    text = (DOCS / "plugins.md").read_text()
+    section = text.split("## Optional capabilities", 1)[1].split("\n## ", 1)[0]
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)` \|.*$", section, re.M)}
+    assert sorted(rows) == sorted(OPTIONAL)
+    for name, default in OPTIONAL.items():
+        assert f"| `{default}` |" in rows[name]  # the documented default is the real one

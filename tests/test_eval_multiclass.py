@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from artkit.errors import ArtkitError
-from plugins.eval_multiclass import MulticlassEvaluator
+from artkit_plugins.eval_multiclass import MulticlassEvaluator
 
 
 def test_hand_computed_case(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plugins.eval_multilabel import MultilabelEvaluator, f_beta_per_sample
+from artkit.fbeta import f_beta_per_sample
+from artkit_plugins.eval_multilabel import MultilabelEvaluator
 
 
 def random_case(seed: int = 0, n: int = 60, labels: int = 8):
@@ -57,13 +58,13 @@ def test_aucs_and_table_match_sklearn(tmp_path: Path) -> None:
 
 
 def test_tuned_thresholds_use_the_shared_decision_rule(tmp_path: Path) -> None:
-    from artkit.decision import decide
+    from artkit.decision import DecisionRule, decide
 
     truth, scores = random_case(2)
     per_label = np.linspace(0.2, 0.6, 8).tolist()
-    tuned = {"per_label": per_label, "min_labels": 1, "max_labels": 3}
+    tuned = DecisionRule(tuple(per_label), min_labels=1, max_labels=3)
     result = MultilabelEvaluator().evaluate(truth, scores, [f"l{i}" for i in range(8)],
-                                            tmp_path, thresholds=tuned)
+                                            tmp_path, decision=tuned)
     want = f_beta_per_sample(truth, decide(scores, per_label, min_labels=1, max_labels=3))
     assert result.metrics["f2@tuned"] == pytest.approx(want)
     assert "f2@tuned" in result.headline

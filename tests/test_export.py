@@ -34,24 +34,25 @@ def test_export_writes_a_checked_self_describing_model(tiny_run, tmp_path: Path)
     import onnxruntime as ort
 
     from artkit.data.decode import decode_image, resize_to
-    from artkit.runtime.metadata import read_metadata
+    from artkit.model_card import ModelCard
 
     out = tmp_path / "models" / "tiny.onnx"
     result = runner.invoke(app, ["export", "onnx", str(tiny_run.dir), "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert "self-check on 16 test images: passed" in result.output
-    meta = read_metadata(out)
+    card = ModelCard.read(out)
     config = tiny_run.config
-    assert meta["labels"] == config["labels"] and meta["task"] == "multiclass"
-    assert meta["model"] == "tiny-cnn" and meta["input_kind"] == "image"
-    assert meta["input_size"] == list(SIZE) and meta["colour_order"] == "RGB"
-    assert meta["preprocessing"]["std"] == [0.25, 0.25, 0.25]
-    assert meta["outputs"] == ["cams", "scores"]
-    assert meta["test_metrics"] == {"accuracy": 0.5} and meta["run"] == tiny_run.name
-    assert 0 <= meta["self_check"]["max_abs_diff"]["scores"] < 1e-4
+    assert card.labels == config.labels and card.task == "multiclass"
+    assert card.model == "tiny-cnn" and card.input_kind == "image"
+    assert card.input_size == tuple(SIZE) and card.colour_order == "RGB"
+    assert card.preprocessing["std"] == [0.25, 0.25, 0.25]
+    assert card.outputs == ["cams", "scores"] and card.decision is None
+    assert card.test_metrics == {"accuracy": 0.5} and card.run == tiny_run.name
+    assert card.schema_version == 2
+    assert 0 <= card.self_check["max_abs_diff"]["scores"] < 1e-4
 
     # independent of the self-check: onnxruntime on raw pixels vs the trained Keras model
-    test_paths = [Path(config["data"]) / p for p in tiny_run.read_json("split.json")["test"]]
+    test_paths = [Path(config.data) / p for p in tiny_run.read_json("split.json")["test"]]
     images = np.stack([resize_to(decode_image(p), SIZE) for p in test_paths[:6]])
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     scores, cams = session.run(["scores", "cams"], {"images": images.astype(np.float32)})
@@ -59,7 +60,7 @@ def test_export_writes_a_checked_self_describing_model(tiny_run, tmp_path: Path)
 
     keras_scores = plugins.get("model", "tiny-cnn").load(tiny_run).predict_paths(test_paths[:6])
     np.testing.assert_allclose(scores, keras_scores, atol=1e-5)
-    assert cams.shape == (6, 10, 10, len(config["labels"]))
+    assert cams.shape == (6, 10, 10, len(config.labels))
 
 
 def test_default_run_and_name(tiny_run, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,27 +107,71 @@ def test_interrupted_write_leaves_no_onnx(tiny_run, tmp_path: Path,
     assert _onnx_files(tmp_path / "out") == []
 
 
-def test_int8_quantization_reports_and_keeps_metadata(tiny_run, tmp_path: Path) -> None:
-    import onnxruntime as ort
+def _stored_metadata(path: Path) -> dict:
+    """The artkit JSON in the file's metadata_props, read without artkit."""
+    import onnx
 
-    from artkit.runtime.metadata import read_metadata
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    return json.loads(props["artkit"])
+
+
+def test_int8_quantization_reports_and_keeps_metadata(tiny_run, tmp_path: Path) -> None:
+    """With --quantize int8 the file the user names is the int8 model; the float model it
+    was quantized from is kept beside it as X.float.onnx."""
+    import onnx
+    import onnxruntime as ort
 
     out = tmp_path / "q" / "tiny.onnx"
     result = runner.invoke(app, ["export", "onnx", str(tiny_run.dir), "-o", str(out),
                                  "--quantize", "int8", "--calibration-images", "16"])
     assert result.exit_code == 0, result.output
-    int8 = tmp_path / "q" / "tiny.int8.onnx"
+    float_model = tmp_path / "q" / "tiny.float.onnx"
+    assert _onnx_files(tmp_path / "q") == [float_model, out]  # no temporaries, no .int8.onnx
     assert "file size int8 / float" in result.output and "change in test accuracy" in result.output
-    meta = read_metadata(int8)
-    assert meta["labels"] == read_metadata(out)["labels"]
-    assert meta["quantization"]["calibration_images"] == 16
-    ops = {node.op_type for node in __import__("onnx").load(str(int8)).graph.node}
+    printed = " ".join(result.output.split())
+    assert f"wrote {out} (int8," in printed and f"wrote {float_model} (the float" in printed
+
+    int8_meta, float_meta = _stored_metadata(out), _stored_metadata(float_model)
+    assert int8_meta["quantization"]["calibration_images"] == 16
+    assert int8_meta["quantization"]["float_model"] == "tiny.float.onnx"
+    assert "quantization" not in float_meta
+    assert int8_meta["labels"] == float_meta["labels"] == tiny_run.config.labels
+    ops = {node.op_type for node in onnx.load(str(out)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    float_ops = {node.op_type for node in onnx.load(str(float_model)).graph.node}
+    assert "QuantizeLinear" not in float_ops
     images = np.random.default_rng(0).uniform(0, 255, (4, *SIZE, 3)).astype(np.float32)
     run = {k: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
-           .run(["scores"], {"images": images})[0] for k, p in (("f", out), ("q", int8))}
+           .run(["scores"], {"images": images})[0] for k, p in (("f", float_model), ("q", out))}
     np.testing.assert_allclose(run["q"].sum(axis=1), 1.0, atol=0.02)  # uint8 output steps
     assert np.abs(run["q"] - run["f"]).max() < 0.2  # int8 approximates, it does not invent
+
+
+def test_int8_default_name_is_the_int8_model(tiny_run, tmp_path: Path) -> None:
+    """Without --output, exported/<run>.onnx is the int8 model too."""
+    result = runner.invoke(app, ["export", "onnx", str(tiny_run.dir), "--quantize", "int8",
+                                 "--calibration-images", "8", "--check-images", "2"])
+    assert result.exit_code == 0, result.output
+    named = Path("exported") / f"{tiny_run.name}.onnx"
+    beside = Path("exported") / f"{tiny_run.name}.float.onnx"
+    assert _onnx_files(Path("exported")) == sorted([named, beside])
+    assert "quantization" in _stored_metadata(named)
+    assert "quantization" not in _stored_metadata(beside)
+
+
+def test_failed_quantization_writes_neither_file(tiny_run, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from artkit.export import quantize
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(quantize, "quantize_file", broken)
+    out = tmp_path / "q" / "tiny.onnx"
+    result = runner.invoke(app, ["export", "onnx", str(tiny_run.dir), "-o", str(out),
+                                 "--quantize", "int8", "--check-images", "2"])
+    assert result.exit_code == 130
+    assert _onnx_files(tmp_path / "q") == []
 
 
 def test_quantize_refused_for_unquantizable_graph(tiny_run, tmp_path: Path,
@@ -147,25 +192,32 @@ def test_quantize_refused_for_unquantizable_graph(tiny_run, tmp_path: Path,
     assert _onnx_files(tmp_path) == []
 
 
-def test_metadata_round_trip_and_atomic_update(tiny_run, tmp_path: Path) -> None:
-    from artkit.errors import ArtkitError
-    from artkit.runtime.metadata import read_metadata, write_metadata
+def test_model_card_round_trip_and_atomic_update(tiny_run, tmp_path: Path) -> None:
+    from artkit.decision import DecisionRule
+    from artkit.model_card import ModelCard, NotArtkitModelError
 
     out = tmp_path / "m.onnx"
     assert runner.invoke(app, ["export", "onnx", str(tiny_run.dir), "-o", str(out),
                                "--check-images", "2"]).exit_code == 0
-    n = len(read_metadata(out)["labels"])
-    per_label = [round(0.1 + 0.05 * i, 2) for i in range(n)]
-    write_metadata(out, {"thresholds": {"per_label": per_label}, "max_labels": 3})
-    meta = read_metadata(out)
-    assert meta["thresholds"] == {"per_label": per_label} and meta["max_labels"] == 3
-    assert meta["labels"] == tiny_run.config["labels"]  # the rest is untouched
+    card = ModelCard.read(out)
+    per_label = tuple(round(0.1 + 0.05 * i, 2) for i in range(len(card.labels)))
+    card.replace(decision=DecisionRule(per_label, max_labels=3)).write(out)
+    again = ModelCard.read(out)
+    assert again.decision == DecisionRule(per_label, min_labels=1, max_labels=3)
+    assert again.labels == tiny_run.config.labels  # the rest is untouched
+    assert again.self_check == card.self_check
+    # a rule that does not fit the labels never reaches the file
     before = out.read_bytes()
-    with pytest.raises(ArtkitError, match="per-label thresholds"):
-        write_metadata(out, {"thresholds": {"per_label": [0.5]}})
+    broken = again.replace(decision=DecisionRule((0.5,)))
+    import onnx
+
+    model = onnx.load(str(out))
+    broken.embed(model)
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(model.SerializeToString())
+    with pytest.raises(NotArtkitModelError, match="1 thresholds for"):
+        ModelCard.read(bad)
     assert out.read_bytes() == before
-    write_metadata(out, {"max_labels": None})
-    assert "max_labels" not in read_metadata(out)
 
 
 def test_metadata_errors_are_one_line(tmp_path: Path) -> None:
@@ -173,7 +225,7 @@ def test_metadata_errors_are_one_line(tmp_path: Path) -> None:
     from onnx import TensorProto, helper
 
     from artkit.errors import ArtkitError
-    from artkit.runtime.metadata import NotArtkitModelError, read_metadata
+    from artkit.model_card import ModelCard, NotArtkitModelError
 
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
@@ -181,12 +233,12 @@ def test_metadata_errors_are_one_line(tmp_path: Path) -> None:
     plain = tmp_path / "plain.onnx"
     onnx.save(helper.make_model(graph), str(plain))
     with pytest.raises(NotArtkitModelError, match="no artkit metadata"):
-        read_metadata(plain)
+        ModelCard.read(plain)
     (tmp_path / "text.onnx").write_text("hello")
     with pytest.raises(NotArtkitModelError, match="not a readable ONNX file"):
-        read_metadata(tmp_path / "text.onnx")
+        ModelCard.read(tmp_path / "text.onnx")
     with pytest.raises(ArtkitError, match="model file not found"):
-        read_metadata(tmp_path / "missing.onnx")
+        ModelCard.read(tmp_path / "missing.onnx")
 
 
 def test_unfinished_run_and_model_without_export(tiny_run, tmp_path: Path) -> None:
@@ -222,7 +274,7 @@ def test_every_model_plugin_exports_and_agrees(model_name: str, synth_multiclass
     """The original framework and onnxruntime agree on test images for each model plugin
     (the export's own self-check, then an independent check of the written file)."""
     from artkit import plugins
-    from artkit.runtime.metadata import read_metadata
+    from artkit.model_card import ModelCard
 
     plugin = plugins.get("model", model_name)
     declared = {spec.name: spec for spec in plugin.options}
@@ -235,12 +287,12 @@ def test_every_model_plugin_exports_and_agrees(model_name: str, synth_multiclass
     result = runner.invoke(app, ["export", "onnx", str(run.dir), "-o", str(out),
                                  "--check-images", "8"])
     assert result.exit_code == 0, result.output
-    meta = read_metadata(out)
-    assert meta["model"] == model_name and meta["labels"] == run.config["labels"]
-    assert max(meta["self_check"]["max_abs_diff"].values()) < 1e-4
+    card = ModelCard.read(out)
+    assert card.model == model_name and card.labels == run.config.labels
+    assert max(card.self_check["max_abs_diff"].values()) < 1e-4
 
     # `artkit predict` from the file alone agrees with the plugin's own predictor
-    dataset_root = Path(run.config["data"])
+    dataset_root = Path(run.config.data)
     paths = [dataset_root / p for p in run.read_json("split.json")["test"]][:8]
     listing = tmp_path / "images.txt"
     listing.write_text("\n".join(map(str, paths)) + "\n")
@@ -249,6 +301,6 @@ def test_every_model_plugin_exports_and_agrees(model_name: str, synth_multiclass
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert [r["path"] for r in rows] == [str(p) for p in paths]
-    got = np.array([[r["scores"][label] for label in meta["labels"]] for r in rows])
+    got = np.array([[r["scores"][label] for label in card.labels] for r in rows])
     want = plugin.load(run).predict_paths(paths)
     np.testing.assert_allclose(got, want, atol=1e-4)

@@ -67,7 +67,7 @@ def mobilenet_runs(synth_multiclass: Path, tmp_path_factory: pytest.TempPathFact
                    ) -> InterruptedAndResumed:
     """One tiny MobileNet training, interrupted (Ctrl-C) after its first epoch, then resumed
     to its second: shared by every test that only reads a run folder."""
-    from plugins.keras_base import callbacks
+    from artkit_plugins.keras_base import callbacks
 
     def interrupt_after_first_epoch(self, epoch, logs=None):
         original(self, epoch, logs)
@@ -243,7 +243,7 @@ def test_missing_weights_file(synth_multiclass: Path, tmp_path: Path) -> None:
 def test_pipeline_decodes_like_artkit_and_skips_broken(synth_multiclass: Path,
                                                         tmp_path: Path) -> None:
     from artkit.data.decode import decode_image, resize_to
-    from plugins.keras_base.pipeline import SkippedImages, make_dataset
+    from artkit_plugins.keras_base.pipeline import SkippedImages, make_dataset
 
     images = sorted(p for p in synth_multiclass.rglob("*") if p.suffix in (".png", ".jpg"))[:3]
     broken = tmp_path / "broken.png"
@@ -260,7 +260,7 @@ def test_pipeline_decodes_like_artkit_and_skips_broken(synth_multiclass: Path,
 
 
 def test_balance_plan_raises_every_class() -> None:
-    from plugins.keras_base.augment import balance_plan
+    from artkit_plugins.keras_base.augment import balance_plan
 
     rng = np.random.default_rng(0)
     targets = np.array([0] * 30 + [1] * 5 + [2] * 12)
@@ -279,7 +279,7 @@ def test_balance_plan_raises_every_class() -> None:
 def test_random_augment_is_fresh_and_in_range() -> None:
     import tensorflow as tf
 
-    from plugins.keras_base.augment import random_augment
+    from artkit_plugins.keras_base.augment import random_augment
 
     image = tf.constant(np.random.default_rng(0).uniform(0, 255, (40, 40, 3)), tf.float32)
     first, second = random_augment(image).numpy(), random_augment(image).numpy()
@@ -290,7 +290,7 @@ def test_random_augment_is_fresh_and_in_range() -> None:
 def test_balanced_weights_match_sklearn() -> None:
     from sklearn.utils.class_weight import compute_class_weight
 
-    from plugins.keras_base.trainer import balanced_weights
+    from artkit_plugins.keras_base.trainer import balanced_weights
 
     targets = np.array([0, 0, 0, 1, 2, 2, 0, 1])
     per_class = compute_class_weight("balanced", classes=np.arange(3), y=targets)
@@ -305,7 +305,7 @@ def test_balanced_weights_match_sklearn() -> None:
 def test_sample_f2_metric_matches_sklearn() -> None:
     from sklearn.metrics import fbeta_score
 
-    from plugins.keras_base.metrics import SampleFBeta
+    from artkit_plugins.keras_base.metrics import SampleFBeta
 
     rng = np.random.default_rng(1)
     truth = (rng.random((50, 7)) < 0.3).astype(np.float32)

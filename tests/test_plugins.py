@@ -37,7 +37,9 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.syspath_prepend(str(folder))
     plugins.reset_registry()
     yield folder
-    for name in [m for m in sys.modules if m.startswith("artkit_")]:
+    # The test's own modules (artkit_toy, artkit_broken, ...), not the built-in artkit_plugins.
+    for name in [m for m in sys.modules
+                 if m.startswith("artkit_") and m.partition(".")[0] != "artkit_plugins"]:
         del sys.modules[name]
     plugins.reset_registry()
 
@@ -55,7 +57,7 @@ def test_builtin_plugins_are_listed_with_their_package():
     readers = {r["name"]: r for r in rows if r["kind"] == "dataset-reader"}
     assert {"folder", "imet", "csv", "coco"} <= set(readers)
     assert readers["imet"]["package"] == "artkit"
-    assert readers["imet"]["module"] == "plugins.readers"
+    assert readers["imet"]["module"] == "artkit_plugins.readers"
 
 
 def test_third_party_model_trains_and_evaluates_through_the_cli(site, synth_multiclass):
@@ -161,3 +163,30 @@ def test_run_on_a_csv_data_set_can_be_evaluated_again(site, tmp_path):
     again = invoke("evaluate", str(run))
     assert again.exit_code == 0, again.output
     assert json.loads((run / "metrics.json").read_text())["metrics"]["accuracy"] == 1.0
+
+
+def test_kinds_are_strings_and_index_the_registry():
+    assert [str(k) for k in plugins.Kind] == list(plugins.KIND_HOOKS) == [
+        "model", "feature-extractor", "evaluator", "dataset-reader", "detection-method"]
+    assert json.dumps({plugins.Kind.MODEL: plugins.Kind.EVALUATOR}) == '{"model": "evaluator"}'
+    assert f"{plugins.Kind.DATASET_READER}" == "dataset-reader"
+    assert plugins.of_kind("dataset-reader") is plugins.of_kind(plugins.Kind.DATASET_READER)
+    assert {info.kind for info in plugins.get_registry().all()} <= set(plugins.Kind)
+    with pytest.raises(Exception, match="unknown detection-method 'nope'"):
+        plugins.get(plugins.Kind.DETECTION_METHOD, "nope")
+
+
+def test_optional_capabilities_have_declared_defaults():
+    from artkit.contracts import OPTIONAL, capability
+    from artkit.errors import PluginError
+
+    frames = plugins.get(plugins.Kind.DETECTION_METHOD, "frames")
+    ranked = plugins.get(plugins.Kind.DETECTION_METHOD, "frames+cnn")
+    assert capability(frames, "needs_classifier") is False  # not set: the default
+    assert capability(ranked, "needs_classifier") is True
+    bow = plugins.get(plugins.Kind.MODEL, "bow-svm")
+    assert callable(capability(bow, "export_onnx"))
+    assert capability(object(), "export_onnx") is None
+    assert capability(object(), "default_data") is OPTIONAL["default_data"] is None
+    with pytest.raises(PluginError, match="'needs_gpu' is not a declared optional"):
+        capability(frames, "needs_gpu")

@@ -17,6 +17,7 @@ from onnx_helpers import SIZE, finished_run, register_tiny_plugin
 from typer.testing import CliRunner
 
 from artkit.cli.main import app
+from artkit.decision import DecisionRule
 
 pytest.importorskip("tf2onnx")
 runner = CliRunner()
@@ -52,7 +53,7 @@ def multilabel_model(synth_multilabel: Path, tmp_path_factory: pytest.TempPathFa
     folder = tmp_path_factory.mktemp("predict-ml")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ARTKIT_RUNS", str(folder / "runs"))
-        run = finished_run("tiny-cnn", synth_multilabel, thresholds={"global": 0.3})
+        run = finished_run("tiny-cnn", synth_multilabel, decision=DecisionRule(0.3))
         return _export(run, folder / "ml.onnx")
 
 
@@ -83,7 +84,7 @@ def _ort_scores(model: Path, paths: list[Path]) -> np.ndarray:
 
 
 def test_folder_with_broken_files_to_csv(multiclass_model: Path, photos: Path) -> None:
-    from artkit.runtime.metadata import read_metadata
+    from artkit.model_card import ModelCard
 
     out = photos.parent / "results.csv"
     result = runner.invoke(app, ["predict", str(photos), "--model", str(multiclass_model),
@@ -99,7 +100,7 @@ def test_folder_with_broken_files_to_csv(multiclass_model: Path, photos: Path) -
     assert status["notes.jpg"] == ("error", "not an image (unknown format)")
     good = [r for r in rows if r["status"] == "ok"]
     assert len(good) == 7
-    labels = read_metadata(multiclass_model)["labels"]
+    labels = ModelCard.read(multiclass_model).labels
     scores = np.array([[float(r[x]) for x in labels] for r in good])
     want = _ort_scores(multiclass_model, [Path(r["path"]) for r in good])
     np.testing.assert_allclose(scores, want, atol=1e-5)
@@ -113,9 +114,9 @@ def test_folder_with_broken_files_to_csv(multiclass_model: Path, photos: Path) -
 
 
 def test_json_and_jsonl_keep_the_input_order(multiclass_model: Path, photos: Path) -> None:
-    from artkit.runtime.metadata import read_metadata
+    from artkit.model_card import ModelCard
 
-    labels = read_metadata(multiclass_model)["labels"]
+    labels = ModelCard.read(multiclass_model).labels
     listing = photos / "list.txt"
     listing.write_text("# chosen files\nsub/img3.jpg\n\nimg0.jpg\nempty.png\n")
     inputs = [str(photos / "sub" / "img1.jpg"), str(listing), str(photos / "img*.jpg"),
@@ -168,11 +169,10 @@ def test_resume_appends_only_what_is_missing(multiclass_model: Path, photos: Pat
 def test_multilabel_uses_stored_thresholds_and_overrides(multilabel_model: Path,
                                                          synth_multilabel: Path,
                                                          tmp_path: Path) -> None:
-    from artkit.decision import decide
-    from artkit.runtime.metadata import read_metadata, write_metadata
+    from artkit.model_card import ModelCard
 
-    meta = read_metadata(multilabel_model)
-    assert meta["thresholds"] == {"global": 0.3}
+    card = ModelCard.read(multilabel_model)
+    assert card.decision == DecisionRule(0.3)
     images = sorted((synth_multilabel / "images").iterdir())[:10]
     folder = tmp_path / "ml"
     folder.mkdir()
@@ -180,9 +180,9 @@ def test_multilabel_uses_stored_thresholds_and_overrides(multilabel_model: Path,
         shutil.copy(p, folder / p.name)
     paths = sorted(folder.iterdir())
     scores = _ort_scores(multilabel_model, paths)
-    labels = meta["labels"]
-    per_label = list(np.linspace(0.2, 0.8, len(labels)).round(3))
-    write_metadata(multilabel_model, {"thresholds": {"per_label": per_label}})
+    labels = card.labels
+    per_label = tuple(np.linspace(0.2, 0.8, len(labels)).round(3))
+    card.replace(decision=DecisionRule(per_label)).write(multilabel_model)
 
     def predicted(*extra: str) -> list[set[str]]:
         out = tmp_path / "ml.jsonl"
@@ -192,10 +192,10 @@ def test_multilabel_uses_stored_thresholds_and_overrides(multilabel_model: Path,
         return [set(json.loads(x)["prediction"]) for x in out.read_text().splitlines()]
 
     def expected(thresholds, **kwargs) -> list[set[str]]:
-        on = decide(scores, thresholds, **kwargs)
+        on = DecisionRule(thresholds, **kwargs).apply(scores)
         return [{labels[j] for j in np.flatnonzero(row)} for row in on]
 
-    assert predicted() == expected({"per_label": per_label}, min_labels=1)
+    assert predicted() == expected(per_label, min_labels=1)
     assert predicted("--threshold", "0.05") == expected(0.05, min_labels=1)
     assert predicted("--threshold", "0.05", "--max-labels", "2") == \
         expected(0.05, min_labels=1, max_labels=2)
@@ -290,10 +290,10 @@ def test_session_device_choice() -> None:
 def test_benchmark_measures_the_exported_file(multiclass_model: Path, tmp_path: Path) -> None:
     import onnx
 
-    from artkit.export.run_export import int8_path
+    from artkit.export.run_export import float_path
 
-    shutil.copy(multiclass_model, tmp_path / "m.onnx")
-    shutil.copy(multiclass_model, int8_path(tmp_path / "m.onnx"))  # stands in for int8
+    shutil.copy(multiclass_model, tmp_path / "m.onnx")  # stands in for an int8 export
+    shutil.copy(multiclass_model, float_path(tmp_path / "m.onnx"))
     out = tmp_path / "bench.json"
     result = runner.invoke(app, ["benchmark", str(tmp_path / "m.onnx"), "--n-photos", "8",
                                  "--rounds", "1", "-o", str(out)])

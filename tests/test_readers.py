@@ -103,6 +103,88 @@ def test_coco_boxes(tmp_path: Path):
     assert data.boxes[1].shape == (0, 4)
 
 
+def _odd_coco(tmp_path: Path, **changes) -> Path:
+    """Two categories (ids out of order), a crowd box, an image without boxes."""
+    image(tmp_path / "images" / "a.jpg")
+    image(tmp_path / "images" / "b.jpg")
+    coco = {"images": [{"id": 7, "file_name": "a.jpg"}, {"id": 3, "file_name": "b.jpg"}],
+            "annotations": [
+                {"id": 1, "image_id": 7, "category_id": 5, "bbox": [1, 1, 2, 2]},
+                {"id": 2, "image_id": 7, "category_id": 2, "bbox": [0, 0, 8, 8]},
+                {"id": 3, "image_id": 7, "category_id": 5, "bbox": [4, 4, 3, 1.5]},
+                {"id": 4, "image_id": 7, "category_id": 5, "bbox": [0, 0, 4, 4],
+                 "iscrowd": 1}],
+            "categories": [{"id": 5, "name": "painting"}, {"id": 2, "name": "frame"}]}
+    for index, annotation in changes.items():
+        coco["annotations"][int(index[1:])] = annotation
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(coco))
+    return path
+
+
+def test_coco_reader_and_detection_truth_agree(tmp_path: Path):
+    """The dataset reader and `detect --gt` / `evaluate-detect` read COCO with one parser."""
+    from artkit.detection_io import read_coco_truth
+
+    gt = _odd_coco(tmp_path)
+    data = load_dataset(gt)
+    assert data.labels == ["frame", "painting"]  # by category id
+    assert data.extra["image_ids"] == [7, 3]
+    painting, frame = read_coco_truth(gt, "painting"), read_coco_truth(gt, "frame")
+    assert painting.category_id == 5 and frame.category_id == 2
+    for index, image_id in enumerate(data.extra["image_ids"]):
+        # the reader keeps every category's boxes, the truth one category's; neither
+        # the crowd box
+        both = np.concatenate([painting.boxes[image_id], frame.boxes[image_id]])
+        np.testing.assert_array_equal(np.unique(data.boxes[index], axis=0),
+                                      np.unique(both, axis=0))
+    np.testing.assert_array_equal(painting.boxes[7], [[1, 1, 3, 3], [4, 4, 7, 5.5]])
+    assert painting.boxes[3].shape == (0, 4)
+    with pytest.raises(DataError, match="2 categories: choose one"):
+        read_coco_truth(gt)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"a0": {"id": 1, "image_id": 7, "category_id": 5, "bbox": [1, 1, 0, 2]}},
+     "annotation 1: bbox .* has no area"),
+    ({"a0": {"id": 1, "image_id": 7, "category_id": 5, "bbox": [1, 1, 2]}},
+     "annotation 1: bbox .* is not four numbers"),
+    ({"a0": {"id": 1, "image_id": 7, "category_id": 5}}, "annotation 1 lacks bbox"),
+    # unknown image in a category other than the one asked for: refused all the same
+    ({"a1": {"id": 2, "image_id": 99, "category_id": 2, "bbox": [0, 0, 8, 8]}},
+     "annotation 2 names unknown image 99"),
+    ({"a1": {"id": 2, "image_id": 7, "category_id": 9, "bbox": [0, 0, 8, 8]}},
+     "annotation 2 names unknown category 9"),
+])
+def test_coco_reader_and_detection_truth_refuse_the_same_files(tmp_path: Path, change,
+                                                               message):
+    from artkit.detection_io import read_coco_truth
+
+    gt = _odd_coco(tmp_path, **change)
+    errors = []
+    for read in (load_dataset, lambda path: read_coco_truth(path, "painting")):
+        with pytest.raises(DataError, match=message) as info:
+            read(gt)
+        assert "gt.json" in str(info.value) and "\n" not in str(info.value)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+
+
+def test_coco_file_that_is_not_coco(tmp_path: Path):
+    from artkit.detection_io import read_coco_truth
+
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [], "annotations": []}))
+    with pytest.raises(DataError, match="no 'categories' key"):
+        load_dataset(gt, format="coco")
+    with pytest.raises(DataError, match="no 'categories' key"):
+        read_coco_truth(gt)
+    gt.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg"}] * 2,
+                              "annotations": [], "categories": []}))
+    with pytest.raises(DataError, match="image id 1 is repeated"):
+        read_coco_truth(gt)
+
+
 def test_format_forces_a_reader_and_unknown_layout_is_explained(tmp_path: Path):
     (tmp_path / "readme.txt").write_text("nothing here")
     with pytest.raises(DataError, match="no reader recognises"):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import fbeta_score, precision_score, recall_score
 
-from artkit.decision import decide
+from artkit.decision import DecisionRule, decide
 from artkit.thresholds import GRID, ThresholdSearch, label_groups, sample_scores, tune
 
 
@@ -88,7 +88,7 @@ def test_global_threshold_known_by_construction():
     result = tune(scores, truth, ["a", "b", "c", "d"], "global", min_labels=0)
     assert result.global_threshold == 0.37
     assert result.curve.max() == pytest.approx(1.0)
-    assert sample_scores(decide(scores, result.stored(), 0), truth)["f"] == 1.0
+    assert sample_scores(result.rule(min_labels=0).apply(scores), truth)["f"] == 1.0
 
 
 def test_group_thresholds_known_by_construction():
@@ -98,7 +98,7 @@ def test_group_thresholds_known_by_construction():
     assert result.strategy == "group"
     assert result.group_thresholds == {"culture": 0.28, "tag": 0.10}
     assert result.curve.max() < 0.999  # no single threshold separates both groups
-    assert sample_scores(decide(scores, result.stored(), 0), truth)["f"] == 1.0
+    assert sample_scores(result.rule(min_labels=0).apply(scores), truth)["f"] == 1.0
 
 
 def test_label_thresholds_known_by_construction():
@@ -107,7 +107,7 @@ def test_label_thresholds_known_by_construction():
     scores, truth = separable(500, levels)
     result = tune(scores, truth, labels, "label", shrinkage=0, min_labels=0)
     np.testing.assert_array_equal(result.thresholds, np.float32(levels))
-    assert sample_scores(decide(scores, result.stored(), 0), truth)["f"] == 1.0
+    assert sample_scores(result.rule(min_labels=0).apply(scores), truth)["f"] == 1.0
 
 
 @pytest.mark.parametrize(("n", "rate"), [(60, 0.2), (400, 0.3)])
@@ -139,7 +139,7 @@ def test_no_groups_falls_back_to_global_with_a_note():
     result = tune(scores, truth, labels, "group")
     assert result.strategy == "global"
     assert result.notes and "global" in result.notes[0]
-    assert "per_label" not in result.stored()
+    assert result.rule().thresholds == result.global_threshold  # one number, not per label
     assert set(np.unique(result.thresholds)) == {np.float32(result.global_threshold)}
 
 
@@ -152,7 +152,7 @@ def test_each_strategy_is_scored_exactly_as_decide_applies_it():
         for strategy in ("global", "group", "label"):
             result = tune(scores, truth, labels, strategy, min_labels=min_labels,
                           max_labels=max_labels, shrinkage=0)
-            decided = decide(scores, result.stored(), min_labels, max_labels)
+            decided = result.rule(min_labels, max_labels).apply(scores)
             found[strategy] = sample_scores(decided, truth)["f"]
             assert search.score(result.thresholds) == pytest.approx(found[strategy], abs=1e-12)
         # each ascent starts from the previous strategy's answer and never goes down
@@ -172,11 +172,12 @@ def hand_made_onnx(path, labels: list[str], task: str = "multilabel", metadata: 
                    size: int = 16):
     """A tiny image model written with onnx.helper (no TensorFlow): mean colour -> linear
     -> sigmoid, with artkit metadata, so the command runs on a real onnxruntime session."""
+    import json
+
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     from artkit import __version__
-    from artkit.runtime.metadata import set_metadata
 
     rng = np.random.default_rng(0)
     weights = rng.normal(0, 0.08, (3, len(labels))).astype(np.float32)
@@ -191,24 +192,26 @@ def hand_made_onnx(path, labels: list[str], task: str = "multilabel", metadata: 
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, len(labels)])],
         [numpy_helper.from_array(weights, "w"), numpy_helper.from_array(bias, "b")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=9)
-    if metadata:
-        set_metadata(model, {"artkit_version": __version__, "model": "hand-made", "task": task,
-                             "labels": labels, "input_kind": "image", "outputs": ["scores"],
-                             "input_size": [size, size], "colour_order": "RGB",
-                             "preprocessing": {"size": [size, size]}})
+    if metadata:  # written as artkit 0.1 did (model card schema 1): it must still load
+        entry = model.metadata_props.add()
+        entry.key, entry.value = "artkit", json.dumps({
+            "artkit_version": __version__, "model": "hand-made", "task": task,
+            "labels": labels, "input_kind": "image", "outputs": ["scores"],
+            "input_size": [size, size], "colour_order": "RGB",
+            "preprocessing": {"size": [size, size]}})
     onnx.save(model, str(path))
     return path
 
 
 def onnx_scores(path, image_paths):
-    from artkit.runtime.metadata import metadata_from_session
+    from artkit.model_card import ModelCard
     from artkit.runtime.scoring import score_batches
     from artkit.runtime.session import create_session
 
     session = create_session(path, device="cpu")
-    meta = metadata_from_session(session, path)
-    batches = list(score_batches(session, meta, image_paths))
-    return np.concatenate([b.outputs["scores"] for b in batches]), meta
+    card = ModelCard.from_session(session, path)
+    batches = list(score_batches(session, card, image_paths))
+    return np.concatenate([b.outputs["scores"] for b in batches]), card
 
 
 def test_onnx_tuning_evaluation_and_predict_agree(synth_multilabel, tmp_path):
@@ -218,8 +221,8 @@ def test_onnx_tuning_evaluation_and_predict_agree(synth_multilabel, tmp_path):
     from artkit.data.dataset import load_dataset
     from artkit.data.splits import make_split
     from artkit.io import read_json
-    from artkit.runtime.metadata import read_metadata
-    from plugins.eval_multilabel import MultilabelEvaluator
+    from artkit.model_card import ModelCard
+    from artkit_plugins.eval_multilabel import MultilabelEvaluator
 
     dataset = load_dataset(synth_multilabel)
     source = hand_made_onnx(tmp_path / "model.onnx", dataset.labels)
@@ -227,10 +230,11 @@ def test_onnx_tuning_evaluation_and_predict_agree(synth_multilabel, tmp_path):
     result = invoke("tune-thresholds", source, "--data", synth_multilabel, "--strategy",
                     "label", "--max-labels", "6", "--output", tuned, "--quiet")
     assert result.exit_code == 0, result.output
-    assert "thresholds" not in read_metadata(source)  # the source is left alone
-    meta = read_metadata(tuned)
-    assert meta["min_labels"] == 1 and meta["max_labels"] == 6
-    assert len(meta["thresholds"]["per_label"]) == len(dataset.labels)
+    assert ModelCard.read(source).decision == DecisionRule()  # the source is left alone
+    card = ModelCard.read(tuned)
+    assert card.schema_version == 2 and card.decision is not None
+    assert card.decision.min_labels == 1 and card.decision.max_labels == 6
+    assert len(card.decision.thresholds) == len(dataset.labels)
     report = read_json(tmp_path / "tuned-thresholds" / "thresholds.json")
     assert report["strategy"] == "label" and report["n_images"]["test"] > 0
     assert (tmp_path / "tuned-thresholds" / "f_vs_threshold.png").read_bytes()[:4] == \
@@ -240,13 +244,13 @@ def test_onnx_tuning_evaluation_and_predict_agree(synth_multilabel, tmp_path):
     paths = [dataset.paths[i] for i in test]
     truth = dataset.targets[test]
     scores, _ = onnx_scores(tuned, paths)
-    decided = decide(scores, meta["thresholds"], meta["min_labels"], meta["max_labels"])
+    decided = card.decision.apply(scores)
     expected = sample_scores(decided, truth)["f"]
     assert report["table"][-1]["test F2"] == pytest.approx(expected, abs=1e-12)
 
     evaluation = MultilabelEvaluator().evaluate(truth, scores, dataset.labels,
                                                 tmp_path / "eval",
-                                                thresholds=meta["thresholds"])
+                                                decision=card.decision)
     assert evaluation.metrics["f2@tuned"] == pytest.approx(expected, abs=1e-12)
 
     listing = tmp_path / "test_images.txt"
@@ -294,8 +298,8 @@ def test_run_tuning_is_used_by_evaluate(synth_multilabel):
     assert "group thresholds" in result.output
     run = resolve_run("mobilenet/tiny")
     config = run.config
-    assert set(config["thresholds"]["groups"]) == {"culture", "tag"}
-    assert config["min_labels"] == 1 and config["max_labels"] is None
+    assert set(config.decision.groups) == {"culture", "tag"}
+    assert config.decision.min_labels == 1 and config.decision.max_labels is None
     report = read_json(run.path("thresholds", "thresholds.json"))
     assert invoke("evaluate", "mobilenet/tiny", "--quiet").exit_code == 0
     assert run.metrics["metrics"]["f2@tuned"] == pytest.approx(report["table"][-1]["test F2"],

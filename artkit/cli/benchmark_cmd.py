@@ -2,9 +2,9 @@
 
 onnxruntime on ready arrays at batch 1, 8 and 32; `artkit predict` end to end on a folder
 of JPEGs relative to onnxruntime alone (decoding should hide behind inference: the target
-is 0.9 or more); int8 vs float when ``X.int8.onnx`` lies beside ``X.onnx``; and the peak
-memory of `artkit predict` over N/4 and N files. Keras comparisons need the network
-itself: see benchmarks/bench_inference.py.
+is 0.9 or more); int8 vs float when ``X.onnx`` is an int8 export with its float model
+``X.float.onnx`` beside it; and the peak memory of `artkit predict` over N/4 and N files.
+Keras comparisons need the network itself: see benchmarks/bench_inference.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from artkit.cli.common import print_table
+from artkit.console import print_table
 
 
 def benchmark_command(
@@ -35,22 +35,22 @@ def benchmark_command(
     """Measure an exported model: onnxruntime batch 1/8/32, predict end to end, int8, memory."""
     from artkit import io as aio
     from artkit.errors import ArtkitError
-    from artkit.export.run_export import int8_path
+    from artkit.export.run_export import float_path
+    from artkit.model_card import ModelCard
     from artkit.runtime.benchmark import (
         BATCH_SIZES,
         end_to_end,
         ort_throughput,
         write_photo_like_jpegs,
     )
-    from artkit.runtime.metadata import metadata_from_session
     from artkit.runtime.preprocess import input_size
     from artkit.runtime.session import active_provider, create_session
 
     session = create_session(model, device=device)
-    meta = metadata_from_session(session, model)
-    if meta["input_kind"] != "image":
+    card = ModelCard.from_session(session, model)
+    if card.input_kind != "image":
         raise ArtkitError("benchmark measures image models (this one takes descriptors)", model)
-    size = input_size(meta)
+    size = input_size(card)
     where = active_provider(session)
     ort = ort_throughput(session, size, rounds=rounds)
     rows: list[dict] = [{"measure": f"onnxruntime images/s, batch {b} ({where})",
@@ -70,14 +70,14 @@ def benchmark_command(
          "value": e2e["peak_rss_mb_quarter"]},
         {"measure": f"peak RSS MB, predict on {e2e['images']} files", "value": e2e["peak_rss_mb"]},
     ]
-    quantized = int8_path(model)
-    if quantized.exists():
-        int8 = ort_throughput(create_session(quantized, device=device), size, (1, 32), rounds)
-        rows += [{"measure": f"int8 / float speed, batch {b}", "value": int8[b] / ort[b]}
+    float_model = float_path(model)  # `model` is an int8 export with its float beside it
+    if float_model.exists():
+        flt = ort_throughput(create_session(float_model, device=device), size, (1, 32), rounds)
+        rows += [{"measure": f"int8 / float speed, batch {b}", "value": ort[b] / flt[b]}
                  for b in (1, 32)]
         rows.append({"measure": "int8 / float file size",
-                     "value": quantized.stat().st_size / model.stat().st_size})
-    print_table(f"benchmark of {model} ({meta['model']}, {size[0]}x{size[1]})", rows)
+                     "value": model.stat().st_size / float_model.stat().st_size})
+    print_table(f"benchmark of {model} ({card.model}, {size[0]}x{size[1]})", rows)
     if output is not None:
         aio.write_json(output, {"model": str(model), "rows": rows})
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 from typer.core import TyperGroup
 
-from artkit.console import console, err_console, set_quiet
+from artkit.console import err_console, print_table, set_quiet
+from artkit.contracts import OptionSpec
 from artkit.errors import ArtkitError
 
 DataOption = Annotated[Path | None, typer.Option(
@@ -72,26 +73,23 @@ def new_app(help: str) -> typer.Typer:
                        pretty_exceptions_enable=False, rich_markup_mode="rich")
 
 
-def format_value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
-
-
-def print_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
-    """Print dict rows as a rich table (numbers right-aligned, floats to 4 places)."""
-    if not rows:
-        console.print(f"[dim]{title}: nothing to show[/dim]")
-        return
-    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        numeric = all(isinstance(r.get(column), int | float) for r in rows if column in r)
-        table.add_column(column, justify="right" if numeric else "left")
-    for row in rows:
-        table.add_row(*(format_value(row.get(c, "")) for c in columns))
-    console.print(table)
-
-
 def print_metrics(title: str, metrics: dict[str, Any]) -> None:
     print_table(title, [{"metric": k, "value": v} for k, v in metrics.items()])
+
+
+def typer_parameter(spec: OptionSpec) -> inspect.Parameter:
+    """Turn an OptionSpec into a keyword parameter Typer understands."""
+    if spec.type is bool:
+        flag = spec.flag
+        declaration = f"{flag}/--no-{flag[2:]}"
+        option = typer.Option(spec.default, declaration, help=spec.help)
+        annotation: Any = bool
+    elif spec.choices:
+        option = typer.Option(spec.default, spec.flag, help=spec.help)
+        literal = Literal.__getitem__(tuple(spec.choices))
+        annotation = literal if spec.default is not None else literal | None
+    else:
+        option = typer.Option(spec.default, spec.flag, help=spec.help)
+        annotation = spec.type if spec.default is not None else spec.type | None
+    return inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                             annotation=annotation)

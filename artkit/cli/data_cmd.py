@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 import numpy as np
 import typer
 
-from artkit.cli.common import FormatOption, new_app, print_table
-from artkit.console import console
+from artkit.cli.common import FormatOption, new_app
+from artkit.console import console, print_table
 from artkit.plots import save_figure
 
 

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from artkit.cli.common import DataOption, FormatOption, QuietOption, apply_quiet, print_table
+from artkit.cli.common import DataOption, FormatOption, QuietOption, apply_quiet
 from artkit.cli.results import print_eval_result
-from artkit.console import console
+from artkit.console import console, print_table
 
 
 def evaluate_command(
@@ -21,14 +21,13 @@ def evaluate_command(
     quiet: QuietOption = False,
 ) -> None:
     """Re-evaluate a trained run on its own test split, or on another data set (--data)."""
-    from artkit.evaluation import evaluate_run
-    from artkit.runs import resolve_run
+    import artkit
 
     apply_quiet(quiet)
-    chosen = resolve_run(run)
-    result = evaluate_run(chosen, data=data, format=format)
+    chosen = artkit.get_run(run)
+    result = chosen.evaluate(data=data, format=format)
     where = f"--data {data}" if data else "test split"
-    print_eval_result(f"{chosen.config['model']} — {where} ({chosen.dir})", result)
+    print_eval_result(f"{chosen.config.model} — {where} ({chosen.dir})", result)
 
 
 def runs_command(
@@ -41,11 +40,11 @@ def runs_command(
     rows = []
     for run in all_runs():
         config = run.config
-        if model and config.get("model") != model:
+        if model and config.model != model:
             continue
         metrics = run.metrics
-        row = {"run": str(run.dir), "model": config.get("model"), "task": config.get("task"),
-               "data": Path(config.get("data", "")).name, "status": "done" if metrics else
+        row = {"run": str(run.dir), "model": config.model, "task": config.task,
+               "data": Path(config.data).name, "status": "done" if metrics else
                "unfinished"}
         if metrics:
             for key in metrics.get("headline", []):

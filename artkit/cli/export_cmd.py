@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from artkit.cli.common import QuietOption, apply_quiet, new_app, print_table
-from artkit.console import console
+from artkit.cli.common import QuietOption, apply_quiet, new_app
+from artkit.console import console, print_table
 
 
 class Quantization(str, Enum):
@@ -25,8 +25,9 @@ def onnx_command(
     opset: Annotated[int, typer.Option(
         "--opset", min=7, max=18, help="ONNX opset (tf2onnx writes at most 18).")] = 17,
     quantize: Annotated[Quantization | None, typer.Option(
-        "--quantize", help="Also write an int8 model beside the float one (static QDQ, "
-        "calibrated on training images), with its size, speed and accuracy change.")] = None,
+        "--quantize", help="Write an int8 model (static QDQ, calibrated on training images) "
+        "at the output path and keep the float model it was quantized from beside it as "
+        "<name>.float.onnx; prints the size, speed and accuracy change.")] = None,
     check_images: Annotated[int, typer.Option(
         "--check-images", min=1, help="Test images of the self-check.")] = 16,
     calibration_images: Annotated[int, typer.Option(
@@ -37,25 +38,25 @@ def onnx_command(
 
     The export runs the run's test images through the original model and through
     onnxruntime and writes nothing if they differ by more than 1e-4."""
-    from artkit.export.run_export import export_run
-    from artkit.runs import resolve_run
+    import artkit
 
     apply_quiet(quiet)
-    chosen = resolve_run(run)
-    result = export_run(chosen, output=output, opset=opset,
-                        quantize=quantize.value if quantize else None,
-                        check_images=check_images, calibration_images=calibration_images)
+    result = artkit.export(run, output, opset=opset,
+                           quantize=quantize.value if quantize else None,
+                           check_images=check_images, calibration_images=calibration_images)
     print_table(f"self-check on {result.check.n_images} test images: passed",
                 result.check.rows())
     for skipped in result.check.skipped:
         console.print(f"[yellow]skipped in the self-check:[/yellow] {skipped}")
-    size_mb = result.path.stat().st_size / 1e6
-    console.print(f"wrote {result.path} ({size_mb:.1f} MB, {len(result.meta['labels'])} "
-                  f"labels, outputs: {', '.join(result.meta['outputs'])})")
     if result.int8 is not None:
         print_table("int8 quantization", result.int8.rows())
-        console.print(f"wrote {result.int8.path} "
-                      f"({result.int8.path.stat().st_size / 1e6:.1f} MB)")
+    size_mb = result.path.stat().st_size / 1e6
+    kind = "int8, " if result.int8 is not None else ""
+    console.print(f"wrote {result.path} ({kind}{size_mb:.1f} MB, {len(result.card.labels)} "
+                  f"labels, outputs: {', '.join(result.card.outputs)})")
+    if result.float_path is not None:
+        console.print(f"wrote {result.float_path} (the float model it was quantized from, "
+                      f"{result.float_path.stat().st_size / 1e6:.1f} MB)")
 
 
 def register(app: typer.Typer) -> None:

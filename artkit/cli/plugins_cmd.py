@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from artkit import plugins
-from artkit.cli.common import print_table
-from artkit.console import console
+from artkit.console import console, print_table
 
 
 def plugins_command(

@@ -8,56 +8,30 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 
-from artkit.cli.common import QuietOption, apply_quiet, print_table
+from artkit.api.model import Prediction, as_expanded
+from artkit.cli.common import QuietOption, apply_quiet
 from artkit.cli.engine import EngineOption, RayAddressOption
-from artkit.console import console, info, warn
+from artkit.console import console, info, print_table, warn
+from artkit.errors import ArtkitError
 
 SHOW_FAILURES = 20
 
 
-def _rows(meta: dict[str, Any], scored: Any, decide_kwargs: dict[str, Any] | None,
-          top_k: int) -> list[dict[str, Any]]:
-    """Result rows of one batch, good and bad files together, in input order."""
-    import numpy as np
-
-    labels = meta["labels"]
-    rows: dict[int, dict[str, Any]] = {}
-    batch, scores = scored.batch, scored.outputs["scores"]
-    if len(batch):
-        if decide_kwargs is not None:
-            from artkit.decision import decide
-
-            on = decide(scores, **decide_kwargs)
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
-        for row, index in enumerate(batch.indices):
-            top = [(labels[j], float(scores[row, j])) for j in order[row]]
-            if decide_kwargs is not None:
-                chosen = [j for j in np.argsort(-scores[row], kind="stable") if on[row, j]]
-                prediction: Any = [labels[j] for j in chosen]
-            else:
-                prediction = top[0][0]
-            rows[index] = {"path": str(batch.paths[row]), "status": "ok",
-                           "prediction": prediction, "scores": scores[row], "top": top}
-    for failure in scored.failures:
-        rows[failure.index] = {"path": str(failure.path), "status": "error",
-                               "error": failure.reason}
-    return [rows[i] for i in sorted(rows)]
-
-
-def _table_row(row: dict[str, Any], multilabel: bool) -> dict[str, str]:
-    if row["status"] != "ok":
-        return {"file": row["path"], "prediction": f"[red]error:[/red] {row['error']}"}
-    if multilabel:
-        scores = dict(row["top"])
+def _table_row(prediction: Prediction) -> dict[str, str]:
+    if not prediction.ok:
+        return {"file": str(prediction.path),
+                "prediction": f"[red]error:[/red] {prediction.error}"}
+    if prediction.multilabel:
+        scores = dict(prediction.top)
         text = ", ".join(f"{x} ({scores[x]:.2f})" if x in scores else x
-                         for x in row["prediction"]) or "[dim](none)[/dim]"
+                         for x in prediction.labels) or "[dim](none)[/dim]"
     else:
-        text = ", ".join(f"{label} {score:.3f}" for label, score in row["top"])
-    return {"file": row["path"], "prediction": text}
+        text = ", ".join(f"{label} {score:.3f}" for label, score in prediction.top)
+    return {"file": str(prediction.path), "prediction": text}
 
 
 def predict_command(
@@ -93,74 +67,50 @@ def predict_command(
     quiet: QuietOption = False,
 ) -> None:
     """Score images with an exported model: top-k labels, or labels above threshold."""
-    from artkit.console import make_progress
-    from artkit.errors import ArtkitError
-    from artkit.runtime.inputs import expand_inputs
-    from artkit.runtime.metadata import metadata_from_session
-    from artkit.runtime.scoring import score_batches
-    from artkit.runtime.session import active_provider, cpu_count, create_session
+    import artkit
+    from artkit.runtime.inputs import ExpandedInputs
     from artkit.runtime.writers import open_writer
 
     apply_quiet(quiet)
-    import cv2
-
-    cv2.setNumThreads(1)  # the worker pool is the parallelism; OpenCV's own would oversubscribe
     if resume and output is None:
         raise ArtkitError("--resume needs --output (the file to continue)")
     started = time.perf_counter()
-    session = create_session(model, device=device)
-    meta = metadata_from_session(session, model)
-    multilabel = meta["task"] == "multilabel"
-    decide_kwargs = None
-    if multilabel:
-        decide_kwargs = {"thresholds": threshold if threshold is not None else
-                         meta.get("thresholds"),
-                         "min_labels": min_labels if min_labels is not None else
-                         meta.get("min_labels", 1),
-                         "max_labels": max_labels if max_labels is not None else
-                         meta.get("max_labels")}
-    expanded = expand_inputs(inputs)
-    if expanded.ignored:
-        info(f"ignored {expanded.ignored} files without an image suffix or hidden")
-    for origin in expanded.empty_patterns:
-        warn(f"{origin}: no images found there")
+    loaded = artkit.load(model, device=device)
+    card = loaded.card
+    rule = loaded.decision(threshold, min_labels, max_labels)
+    expanded = as_expanded(inputs)
     writer = None
     if output is not None:
-        header = {"model": str(model), "artkit_model": meta["model"], "task": meta["task"],
-                  "labels": meta["labels"], "decision": decide_kwargs}
-        writer = open_writer(output, meta["labels"], header, resume)
+        header = {"model": str(model), "artkit_model": card.model, "task": card.task,
+                  "labels": card.labels, "decision": rule.to_json() if rule else None}
+        writer = open_writer(output, card.labels, header, resume)
     paths = [p for p in expanded.paths if writer is None or str(p) not in writer.done]
     if writer is not None and writer.done:
         info(f"resuming: {len(expanded.paths) - len(paths)} files already in {output}")
-    info(f"{len(paths)} images, {meta['model']} ({meta['task']}, {len(meta['labels'])} "
-         f"labels) on {active_provider(session)}; ready in "
-         f"{time.perf_counter() - started:.2f} s")
+    info(f"{len(paths)} images, {card.model} ({card.task}, {len(card.labels)} "
+         f"labels) on {loaded.provider}; ready in {time.perf_counter() - started:.2f} s")
 
     shown: list[dict[str, str]] = []
-    failures: list[dict[str, Any]] = []
+    failures: list[Prediction] = []
     n_ok, finished = 0, False
     began = time.perf_counter()
     try:
-        with make_progress(rate_unit="img") as progress:
-            task = progress.add_task("predict", total=len(paths), rate="")
-            if engine == "ray":
-                from artkit.runtime.ray_engine import ray_score_batches
-
-                batches = ray_score_batches(model, paths, batch_size=batch_size,
-                                            device=device, address=ray_address)
+        batch: list[Prediction] = []
+        for prediction in loaded.predict(ExpandedInputs(paths=paths), batch_size=batch_size,
+                                         workers=workers, top_k=top_k, decision=rule,
+                                         engine=engine, ray_address=ray_address):
+            batch.append(prediction)
+            if prediction.ok:
+                n_ok += 1
             else:
-                batches = score_batches(session, meta, paths, batch_size=batch_size,
-                                        workers=workers or cpu_count())
-            for scored in batches:
-                rows = _rows(meta, scored, decide_kwargs, top_k)
-                if writer is not None:
-                    writer.write(rows)
-                n_ok += len(scored.batch)
-                failures += [r for r in rows if r["status"] != "ok"]
-                shown += [_table_row(r, multilabel) for r in rows[:max(0, show - len(shown))]]
-                done = n_ok + len(failures)
-                rate = done / max(time.perf_counter() - began, 1e-9)
-                progress.update(task, completed=done, rate=f"{rate:.1f} img/s")
+                failures.append(prediction)
+            if len(shown) < show:
+                shown.append(_table_row(prediction))
+            if writer is not None and len(batch) >= batch_size:
+                writer.write(batch)
+                batch = []
+        if writer is not None:
+            writer.write(batch)
         finished = True
     finally:
         if writer is not None:
@@ -171,13 +121,13 @@ def predict_command(
     seconds = time.perf_counter() - began
     if shown:
         more = len(paths) - len(shown)
-        title = f"predictions ({meta['model']})" + (f", first {len(shown)}" if more else "")
+        title = f"predictions ({card.model})" + (f", first {len(shown)}" if more else "")
         print_table(title, shown)
     console.print(f"{n_ok} images scored in {seconds:.1f} s ({n_ok / max(seconds, 1e-9):.1f} "
                   f"images/s), {len(failures)} failed" +
                   (f"; results in {output}" if output else ""))
-    for row in failures[:SHOW_FAILURES]:
-        console.print(f"  [red]failed:[/red] {row['path']}: {row['error']}", highlight=False)
+    for failed in failures[:SHOW_FAILURES]:
+        console.print(f"  [red]failed:[/red] {failed.path}: {failed.error}", highlight=False)
     if len(failures) > SHOW_FAILURES:
         console.print(f"  ... and {len(failures) - SHOW_FAILURES} more"
                       + (f" (all listed in {output})" if output else ""))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from artkit.cli.common import print_metrics, print_table
-from artkit.console import console
+from artkit.cli.common import print_metrics
+from artkit.console import console, print_table
 from artkit.contracts import EvalResult
 
 PER_CLASS_ROWS = 40

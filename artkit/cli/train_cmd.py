@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import typer
 
 from artkit import plugins
-from artkit.cli.common import apply_quiet, new_app
+from artkit.cli.common import apply_quiet, new_app, typer_parameter
 from artkit.cli.results import print_eval_result
 from artkit.contracts import OptionSpec
 from artkit.data.splits import TEST_FRACTION, VAL_FRACTION
@@ -36,24 +36,6 @@ CORE_OPTIONS: list[OptionSpec] = [
                "naming them (0: keep all)."),
     OptionSpec("quiet", bool, False, "No progress bars."),
 ]
-
-
-def typer_parameter(spec: OptionSpec) -> inspect.Parameter:
-    """Turn an OptionSpec into a keyword parameter Typer understands."""
-    if spec.type is bool:
-        flag = spec.flag
-        declaration = f"{flag}/--no-{flag[2:]}"
-        option = typer.Option(spec.default, declaration, help=spec.help)
-        annotation: Any = bool
-    elif spec.choices:
-        option = typer.Option(spec.default, spec.flag, help=spec.help)
-        literal = Literal.__getitem__(tuple(spec.choices))
-        annotation = literal if spec.default is not None else literal | None
-    else:
-        option = typer.Option(spec.default, spec.flag, help=spec.help)
-        annotation = spec.type if spec.default is not None else spec.type | None
-    return inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=option,
-                             annotation=annotation)
 
 
 def build_command(specs: list[OptionSpec], body, doc: str):
@@ -80,12 +62,12 @@ def make_train_command(model: Any):
         raise PluginError(f"model '{model.name}' redefines core option(s) {sorted(clash)}")
 
     def body(values: dict[str, Any]) -> None:
-        from artkit.training import train_model
+        import artkit
 
         apply_quiet(values.pop("quiet"))
         core = {k: values.pop(k) for k in list(values) if k in core_names}
-        run, result = train_model(model.name, options=values, **core)
-        print_eval_result(f"{model.name} — test split ({run.dir})", result)
+        run = artkit.train(model.name, **core, **values)
+        print_eval_result(f"{model.name} — test split ({run.dir})", run.result())
 
     doc = f"{model.description}\n\nTasks: {', '.join(model.tasks)}."
     return build_command(list(CORE_OPTIONS) + list(model.options), body, doc)
@@ -93,7 +75,7 @@ def make_train_command(model: Any):
 
 def register(app: typer.Typer) -> None:
     train_app = new_app("Train a model plugin: `artkit train MODEL --help` shows its options.")
-    for name, info in sorted(plugins.of_kind("model").items()):
+    for name, info in sorted(plugins.of_kind(plugins.Kind.MODEL).items()):
         first_line = (info.description or name).splitlines()[0]
         train_app.command(name, help=None, short_help=first_line)(make_train_command(info.obj))
     app.add_typer(train_app, name="train")

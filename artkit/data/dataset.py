@@ -73,8 +73,8 @@ def load_dataset(path: str | Path, format: str | None = None) -> Dataset:
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError("data set not found", path)
-    readers = plugins.of_kind("dataset-reader")
-    reader = plugins.get("dataset-reader", format) if format is not None else next(
+    readers = plugins.of_kind(plugins.Kind.DATASET_READER)
+    reader = plugins.get(plugins.Kind.DATASET_READER, format) if format is not None else next(
         (info.obj for info in readers.values() if info.obj.can_read(path)), None)
     if reader is not None:
         dataset = reader.read(path)

@@ -25,6 +25,7 @@ import numpy as np
 from artkit import io as aio
 from artkit.boxes import intersections, iou_matrix
 from artkit.console import track
+from artkit.contracts import capability
 from artkit.data.dataset import load_dataset
 from artkit.data.decode import decode_image, resize_to
 from artkit.errors import ArtkitError, ImageDecodeError
@@ -103,8 +104,8 @@ def make_room_crops(data: Path, out: Path, per_photo: int = 2, size: int = 128,
     square (stretched, as the network sees a proposal). Returns the crops per class."""
     from artkit import plugins
 
-    method = plugins.get("detection-method", proposals) if proposals else None
-    if method is not None and (method.needs_cam or getattr(method, "needs_classifier", False)):
+    method = plugins.get(plugins.Kind.DETECTION_METHOD, proposals) if proposals else None
+    if method is not None and (method.needs_cam or capability(method, "needs_classifier")):
         raise ArtkitError(f"--proposals {proposals}: the method needs a model; use one that "
                           "does not (e.g. frames)")
     dataset = load_dataset(data)

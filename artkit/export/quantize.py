@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from artkit.errors import ArtkitError
+from artkit.model_card import ModelCard
 from artkit.runtime.pipeline import iter_batches, stack_float32
 from artkit.runtime.preprocess import image_loader, input_size
 
@@ -53,8 +54,8 @@ class QuantizeReport:
         ]
 
 
-def _calibration_batches(paths: Sequence[Path], meta: dict[str, Any]) -> Iterator[np.ndarray]:
-    loader = image_loader(input_size(meta))
+def _calibration_batches(paths: Sequence[Path], card: ModelCard) -> Iterator[np.ndarray]:
+    loader = image_loader(input_size(card))
     for batch in iter_batches(list(paths), loader, batch_size=CALIBRATION_BATCH,
                               collate=stack_float32):
         if len(batch):
@@ -62,7 +63,7 @@ def _calibration_batches(paths: Sequence[Path], meta: dict[str, Any]) -> Iterato
 
 
 def quantize_file(float_path: Path, out_path: Path, calibration: Sequence[Path],
-                  meta: dict[str, Any]) -> None:
+                  card: ModelCard) -> None:
     """Write the int8 QDQ model of `float_path` to `out_path` (not atomically: the caller
     passes a temporary path)."""
     from onnxruntime.quantization import (
@@ -74,7 +75,7 @@ def quantize_file(float_path: Path, out_path: Path, calibration: Sequence[Path],
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    batches = _calibration_batches(calibration, meta)
+    batches = _calibration_batches(calibration, card)
 
     class Reader(CalibrationDataReader):
         def get_next(self) -> dict[str, np.ndarray] | None:
@@ -105,16 +106,13 @@ def images_per_second(session: Any, batch: np.ndarray, repeats: int = 3) -> floa
     return len(batch) / best
 
 
-def task_metric(task: str, scores: np.ndarray, targets: np.ndarray,
-                meta: dict[str, Any]) -> tuple[str, float]:
-    """Accuracy (multi-class) or sample-averaged F2 with the stored thresholds."""
-    if task == "multilabel":
+def task_metric(card: ModelCard, scores: np.ndarray, targets: np.ndarray
+                ) -> tuple[str, float]:
+    """Accuracy (multi-class) or sample-averaged F2 with the stored decision rule."""
+    if card.multilabel:
         from sklearn.metrics import fbeta_score
 
-        from artkit.decision import decide
-
-        decided = decide(scores, meta.get("thresholds"), meta.get("min_labels", 1),
-                         meta.get("max_labels"))
+        decided = card.decision_rule().apply(scores)
         return "F2", float(fbeta_score(targets, decided, beta=2, average="samples",
                                        zero_division=0))
     return "accuracy", float(np.mean(np.argmax(scores, axis=1) == targets))

@@ -1,5 +1,6 @@
 """Export one trained run: the plugin's graph, artkit's metadata, the self-check, the
-atomic write, and optionally an int8 copy beside it.
+atomic write, and optionally int8 quantization (the named file is then the int8 model, and
+the float model it was quantized from is kept beside it as ``X.float.onnx``).
 
 The model plugin only builds the graph (``export_onnx(run, opset)``); everything every
 model shares happens here, so each plugin gets the same guarantees: the file is written
@@ -16,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from artkit import __version__, plugins
+from artkit import plugins
 from artkit.console import info
-from artkit.contracts import OnnxGraph
+from artkit.contracts import OnnxGraph, capability
 from artkit.data.dataset import Dataset
 from artkit.data.splits import Split
 from artkit.errors import ArtkitError
@@ -26,6 +27,7 @@ from artkit.evaluation import run_dataset
 from artkit.export.quantize import QuantizeReport
 from artkit.export.selfcheck import CheckResult, self_check
 from artkit.io import atomic_path
+from artkit.model_card import ModelCard
 from artkit.runs import Run
 
 DEFAULT_OPSET = 17
@@ -38,50 +40,37 @@ SHARED_FILE_MODE = 0o644
 @dataclass
 class ExportResult:
     path: Path
-    meta: dict[str, Any]
+    card: ModelCard
     check: CheckResult
     int8: QuantizeReport | None = None
+    float_path: Path | None = None
+    """With int8 quantization: the float model it was quantized from (`path` is the int8)."""
 
 
 def default_output(run: Run) -> Path:
     return Path("exported") / f"{run.name}.onnx"
 
 
-def int8_path(path: Path) -> Path:
-    """``exported/x.onnx`` -> ``exported/x.int8.onnx``."""
-    return path.with_name(f"{path.stem}.int8{path.suffix or '.onnx'}")
+def float_path(path: Path) -> Path:
+    """Where an int8 export keeps its float model: ``exported/x.onnx`` ->
+    ``exported/x.float.onnx``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.float{path.suffix or '.onnx'}")
 
 
-def thresholds_of(config: dict[str, Any]) -> dict[str, Any] | None:
-    """The run's thresholds in the metadata's form, 0.5 for an untuned multi-label run."""
-    stored = config.get("thresholds")
-    if stored is None:
-        return {"global": 0.5} if config.get("task") == "multilabel" else None
-    if isinstance(stored, dict):
-        return stored
-    if isinstance(stored, int | float):
-        return {"global": float(stored)}
-    return {"per_label": [float(t) for t in stored]}
-
-
-def build_metadata(run: Run, graph: OnnxGraph, session: Any, opset: int) -> dict[str, Any]:
+def build_card(run: Run, graph: OnnxGraph, session: Any, opset: int) -> ModelCard:
     config = run.config
     prep = graph.preprocessing
-    metrics = (run.metrics or {}).get("metrics", {})
-    meta = {
-        "artkit_version": __version__, "model": config["model"],
-        "options": config.get("options", {}), "task": config["task"],
-        "labels": list(config["labels"]), "input_kind": graph.input_kind,
-        "preprocessing": prep, "outputs": sorted(o.name for o in session.get_outputs()),
-        "test_metrics": metrics, "run": run.name, "opset": opset,
-        "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "thresholds": thresholds_of(config),
-        "min_labels": config.get("min_labels"), "max_labels": config.get("max_labels"),
-    }
-    if graph.input_kind == "image":
-        meta["input_size"] = [int(v) for v in prep["size"]]
-        meta["colour_order"] = prep.get("colour_order", "RGB")
-    return {k: v for k, v in meta.items() if v is not None}
+    image = graph.input_kind == "image"
+    return ModelCard(
+        model=config.model, options=config.options, task=config.task,
+        labels=list(config.labels), input_kind=graph.input_kind, preprocessing=prep,
+        outputs=sorted(o.name for o in session.get_outputs()),
+        test_metrics=(run.metrics or {}).get("metrics", {}), run=run.name, opset=opset,
+        exported_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        decision=config.decision_rule(),
+        input_size=tuple(int(v) for v in prep["size"]) if image else None,  # type: ignore
+        colour_order=prep.get("colour_order", "RGB") if image else "RGB")
 
 
 def _dataset_and_split(run: Run) -> tuple[Dataset, Split]:
@@ -97,63 +86,65 @@ def export_run(run: Run, output: Path | None = None, opset: int = DEFAULT_OPSET,
                calibration_images: int = CALIBRATION_IMAGES) -> ExportResult:
     import onnx
 
-    from artkit.runtime.metadata import write_metadata
     from artkit.runtime.session import create_session
 
     config = run.config
     if run.metrics is None:
         raise ArtkitError("this run did not finish (no metrics.json)", run.dir)
-    model = plugins.get("model", config["model"])
-    if not callable(getattr(model, "export_onnx", None)):
-        raise ArtkitError(f"model '{config['model']}' cannot export to ONNX (its plugin has no "
+    model = plugins.get(plugins.Kind.MODEL, config.model)
+    if not callable(capability(model, "export_onnx")):
+        raise ArtkitError(f"model '{config.model}' cannot export to ONNX (its plugin has no "
                           "export_onnx)")
     dataset, split = _dataset_and_split(run)
     info(f"building the ONNX graph of {run.dir} (opset {opset})")
     graph: OnnxGraph = model.export_onnx(run, opset)
     if quantize and not graph.quantizable:
-        raise ArtkitError(f"--quantize {quantize} is not offered for '{config['model']}': its "
+        raise ArtkitError(f"--quantize {quantize} is not offered for '{config.model}': its "
                           "graph would not get faster or smaller (export without --quantize)")
     session = create_session(graph.model.SerializeToString(), device="cpu")
-    meta = build_metadata(run, graph, session, opset)
+    card = build_card(run, graph, session, opset)
     check_paths = [dataset.paths[i] for i in (split.test if len(split.test) else split.val)]
     info(f"self-check on {min(check_images, len(check_paths))} test images")
-    check = self_check(graph, session, meta, check_paths[:check_images])
-    meta["self_check"] = {"n_images": check.n_images, "max_abs_diff": check.max_abs_diff}
-    write_metadata(graph.model, meta)
+    check = self_check(graph, session, card, check_paths[:check_images])
+    card.self_check = {"n_images": check.n_images, "max_abs_diff": check.max_abs_diff}
+    card.embed(graph.model)
     path = Path(output) if output is not None else default_output(run)
-    with atomic_path(path) as tmp:
+    result = ExportResult(path=path, card=card, check=check)
+    # With --quantize the named file is the int8 model and the float one goes beside it;
+    # both are complete temporary files before either is moved into place.
+    with atomic_path(float_path(path) if quantize else path) as tmp:
         onnx.save(graph.model, str(tmp))
         tmp.chmod(SHARED_FILE_MODE)
-    result = ExportResult(path=path, meta=meta, check=check)
-    if quantize:
-        result.int8 = _quantize(path, meta, dataset, split, calibration_images)
+        if quantize:
+            result.float_path = float_path(path)
+            result.int8 = _quantize(tmp, path, card, dataset, split, calibration_images)
     return result
 
 
-def _quantize(float_path: Path, meta: dict[str, Any], dataset: Dataset, split: Split,
+def _quantize(float_file: Path, out: Path, card: ModelCard, dataset: Dataset, split: Split,
               calibration_images: int) -> QuantizeReport:
+    """Quantize the (temporary) float model `float_file` to int8 at `out`, atomically; the
+    int8 metadata names the float model by its final name, `float_path(out)`."""
     import onnx
 
     from artkit.export.quantize import images_per_second, quantize_file, task_metric
-    from artkit.runtime.metadata import set_metadata
     from artkit.runtime.scoring import score_batches
     from artkit.runtime.session import create_session
 
     train = [dataset.paths[i] for i in split.train]
     step = max(1, len(train) // max(1, calibration_images))
     calibration = train[::step][:calibration_images]
-    out = int8_path(float_path)
     info(f"int8 quantization (static QDQ) calibrated on {len(calibration)} training images")
     with atomic_path(out) as tmp:
-        quantize_file(float_path, tmp, calibration, meta)
+        quantize_file(float_file, tmp, calibration, card)
         sessions = {kind: create_session(p, device="cpu")
-                    for kind, p in (("float", float_path), ("int8", tmp))}
+                    for kind, p in (("float", float_file), ("int8", tmp))}
         test_paths = [dataset.paths[i] for i in split.test]
         scores: dict[str, list[np.ndarray]] = {"float": [], "int8": []}
         kept: list[int] = []
         speed_batch: np.ndarray | None = None
         for kind, session in sessions.items():
-            for scored in score_batches(session, meta, test_paths, batch_size=32):
+            for scored in score_batches(session, card, test_paths, batch_size=32):
                 scores[kind].append(scored.outputs["scores"])
                 if kind == "float":
                     kept += scored.batch.indices
@@ -163,22 +154,23 @@ def _quantize(float_path: Path, meta: dict[str, Any], dataset: Dataset, split: S
             raise ArtkitError("no test image could be read to measure the int8 model")
         float_scores, int8_scores = (np.concatenate(scores[k]) for k in ("float", "int8"))
         targets = dataset.targets[split.test][kept]
-        metric, float_value = task_metric(meta["task"], float_scores, targets, meta)
-        _, int8_value = task_metric(meta["task"], int8_scores, targets, meta)
+        metric, float_value = task_metric(card, float_scores, targets)
+        _, int8_value = task_metric(card, int8_scores, targets)
         speed = (images_per_second(sessions["int8"], speed_batch)
                  / images_per_second(sessions["float"], speed_batch))
         report = QuantizeReport(
-            path=out, size_ratio=tmp.stat().st_size / float_path.stat().st_size,
+            path=out, size_ratio=tmp.stat().st_size / float_file.stat().st_size,
             speed_ratio=speed, speed_batch=len(speed_batch), metric=metric,
             float_value=float_value, int8_value=int8_value,
             max_score_diff=float(np.max(np.abs(int8_scores - float_scores))),
             n_test=len(kept))
         quantized = onnx.load(str(tmp))
-        set_metadata(quantized, {**meta, "quantization": {
+        card.replace(quantization={
             "method": "static QDQ int8 (per-channel weights, uint8 activations)",
-            "calibration_images": len(calibration), "float_model": float_path.name,
+            "calibration_images": len(calibration), "float_model": float_path(out).name,
             "size_ratio": report.size_ratio, "speed_ratio": report.speed_ratio,
-            f"test_{metric}_float": float_value, f"test_{metric}_int8": int8_value}})
+            f"test_{metric}_float": float_value, f"test_{metric}_int8": int8_value,
+        }).embed(quantized)
         onnx.save(quantized, str(tmp))
         tmp.chmod(SHARED_FILE_MODE)
     return report

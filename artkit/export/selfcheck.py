@@ -18,6 +18,7 @@ import numpy as np
 
 from artkit.contracts import OnnxGraph
 from artkit.errors import ArtkitError
+from artkit.model_card import ModelCard
 from artkit.runtime.pipeline import Batch, iter_batches, stack_float32
 from artkit.runtime.preprocess import loader_for
 
@@ -63,15 +64,15 @@ def _compare(result: CheckResult, reference: dict[str, np.ndarray],
         result.scale[name] = max(result.scale.get(name, 1.0), scale)
 
 
-def self_check(graph: OnnxGraph, session: Any, meta: dict[str, Any],
+def self_check(graph: OnnxGraph, session: Any, card: ModelCard,
                paths: Sequence[Path]) -> CheckResult:
     """Compare `graph.reference` with the onnxruntime `session` on `paths`; raise above the
     tolerance. Images that fail to decode are skipped (and listed)."""
     names = _output_names(session)
     input_name = session.get_inputs()[0].name
     result = CheckResult(n_images=0)
-    descriptors = meta["input_kind"] == "descriptors"
-    batches = iter_batches(list(paths), loader_for(meta), batch_size=16, workers=2,
+    descriptors = card.input_kind == "descriptors"
+    batches = iter_batches(list(paths), loader_for(card), batch_size=16, workers=2,
                            collate=list if descriptors else stack_float32)
     batch: Batch
     for batch in batches:

@@ -15,11 +15,12 @@ import numpy as np
 
 from artkit.data.decode import decode_image, resize_to
 from artkit.errors import ArtkitError
+from artkit.model_card import ModelCard
 from artkit.runtime.pipeline import Loader, Size
 
 
-def input_size(meta: dict[str, Any]) -> Size:
-    size = meta.get("input_size") or meta.get("preprocessing", {}).get("size")
+def input_size(card: ModelCard) -> Size:
+    size = card.input_size or card.preprocessing.get("size")
     if not size or len(size) != 2:
         raise ArtkitError("the model's metadata has no input size")
     return int(size[0]), int(size[1])
@@ -43,7 +44,7 @@ def descriptor_loader(preprocessing: dict[str, Any]) -> Loader:
     name = preprocessing.get("extractor")
     if not name:
         raise ArtkitError("the model's metadata names no feature extractor")
-    extractor = plugins.get("feature-extractor", name)
+    extractor = plugins.get(plugins.Kind.FEATURE_EXTRACTOR, name)
     options = dict(preprocessing.get("extractor_options", {}))
     # Spatial-pyramid graphs take each keypoint's x / width, y / height as 2 extra columns.
     positions = bool(preprocessing.get("position_columns"))
@@ -62,7 +63,7 @@ def descriptor_loader(preprocessing: dict[str, Any]) -> Loader:
     return load
 
 
-def loader_for(meta: dict[str, Any]) -> Loader:
-    if meta["input_kind"] == "descriptors":
-        return descriptor_loader(meta.get("preprocessing", {}))
-    return image_loader(input_size(meta))
+def loader_for(card: ModelCard) -> Loader:
+    if card.input_kind == "descriptors":
+        return descriptor_loader(card.preprocessing)
+    return image_loader(input_size(card))

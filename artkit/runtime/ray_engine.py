@@ -170,26 +170,26 @@ class ScoreActor:
     def __init__(self, model: list[Any], device: str, outputs: list[str], threads: int):
         import ray
 
-        from artkit.runtime.metadata import metadata_from_session
+        from artkit.model_card import ModelCard
         from artkit.runtime.session import create_session
 
         self.session = create_session(ray.get(model[0]), device=device,  # type: ignore[arg-type]
                                       intra_threads=threads)
-        self.meta = metadata_from_session(self.session, "model")
+        self.card = ModelCard.from_session(self.session, "model")
         self.outputs, self.threads = outputs, threads
         declared = {o.name: o.shape[1:] for o in self.session.get_outputs()}
         # Per-image shape of each output, for blocks where no image decodes (every block
         # must have the same columns: Ray may join blocks).
         self.shapes = {name: tuple(declared[name]) if all(isinstance(d, int) for d in
                                                           declared.get(name, [None]))
-                       else (len(self.meta["labels"]),) for name in outputs}
+                       else (len(self.card.labels),) for name in outputs}
 
     def __call__(self, block: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from artkit.runtime.scoring import score_batches
 
         paths = [Path(p) for p in block["path"]]
         n = len(paths)
-        (scored,) = score_batches(self.session, self.meta, paths, batch_size=max(n, 1),
+        (scored,) = score_batches(self.session, self.card, paths, batch_size=max(n, 1),
                                   workers=self.threads, outputs=self.outputs)
         out = _errors_and_sizes(n, scored.batch.indices, scored.failures,
                                 scored.batch.sizes, np.asarray(block["index"]))
@@ -246,7 +246,7 @@ class DetectActor:
 
         from artkit import plugins
 
-        self.method = plugins.get("detection-method", method)
+        self.method = plugins.get(plugins.Kind.DETECTION_METHOD, method)
         self.cam_model = None
         if model is not None:
             self.cam_model = _cam_model_from_bytes(ray.get(model[0]), class_name, device)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from artkit.model_card import ModelCard
 from artkit.runtime.pipeline import Batch, Failure, iter_batches, stack_float32
 from artkit.runtime.preprocess import loader_for
 
@@ -28,14 +29,14 @@ class Scored:
     """The batch's load failures (files that did not decode)."""
 
 
-def score_batches(session: Any, meta: dict[str, Any], paths: Sequence[Path],
+def score_batches(session: Any, card: ModelCard, paths: Sequence[Path],
                   batch_size: int = 32, workers: int = 2,
                   outputs: Sequence[str] = ("scores",)) -> Iterator[Scored]:
     """Yield each batch of `paths` with the requested outputs of `session`, in input order."""
     names = list(outputs)
     input_name = session.get_inputs()[0].name
-    descriptors = meta["input_kind"] == "descriptors"
-    for batch in iter_batches(paths, loader_for(meta), batch_size=batch_size,
+    descriptors = card.input_kind == "descriptors"
+    for batch in iter_batches(paths, loader_for(card), batch_size=batch_size,
                               workers=workers, collate=list if descriptors else stack_float32):
         if not len(batch):
             yield Scored(batch, {n: np.zeros((0,)) for n in names}, list(batch.failures))

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from artkit.errors import ArtkitError
 from artkit.io import atomic_path
+from artkit.runtime.prediction import Prediction
 
 FIXED_COLUMNS = ["path", "status", "error", "prediction"]
 FORMATS = (".csv", ".json", ".jsonl")
@@ -43,7 +44,7 @@ class ResultWriter:
         self.done: set[str] = set()
         self.handle: IO[str]
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
+    def write(self, rows: list[Prediction]) -> None:
         raise NotImplementedError
 
     def close(self, finished: bool) -> None:
@@ -67,13 +68,9 @@ class JsonlWriter(ResultWriter):
         else:
             self.handle = path.open("w", encoding="utf-8")
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
+    def write(self, rows: list[Prediction]) -> None:
         for row in rows:
-            record = {k: row[k] for k in ("path", "status", "error", "prediction") if k in row}
-            if row.get("scores") is not None:
-                record["scores"] = dict(zip(self.labels, map(float, row["scores"]),
-                                            strict=True))
-            self.handle.write(json.dumps(record) + "\n")
+            self.handle.write(json.dumps(row.to_dict()) + "\n")
         self.handle.flush()
 
 
@@ -99,16 +96,14 @@ class CsvWriter(ResultWriter):
             self.writer = csv.writer(self.handle)
             self.writer.writerow(self.columns)
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
+    def write(self, rows: list[Prediction]) -> None:
         for row in rows:
-            prediction = row.get("prediction")
-            if isinstance(prediction, list):
-                prediction = ";".join(prediction)
-            scores = row.get("scores")
-            values = [f"{float(s):.6g}" for s in scores] if scores is not None else \
+            prediction = (";".join(row.labels) if row.multilabel else row.label) if row.ok \
+                else ""
+            values = [f"{float(s):.6g}" for s in row.scores] if row.scores is not None else \
                 [""] * len(self.labels)
-            self.writer.writerow([row["path"], row["status"], row.get("error", ""),
-                                  prediction or "", *values])
+            self.writer.writerow([str(row.path), row.status, row.error or "", prediction or "",
+                                  *values])
         self.handle.flush()
 
 

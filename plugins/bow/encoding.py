@@ -1,6 +1,6 @@
 """Image -> fixed-length vector: word assignment, (pyramid) histogram, normalisation.
 
-The arithmetic here is mirrored op for op by `plugins.bow.onnx_graph`, so that the exported
+The arithmetic here is mirrored op for op by `artkit_plugins.bow.onnx_graph`, so that the exported
 graph gives the same scores as the Python predictor: distances are computed in float64 as
 ``|x|^2 - 2 x.c + |c|^2`` and the first of equal distances wins in both.
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from artkit.console import track
-from plugins.bow.descriptors import ImageDescriptors
+from artkit_plugins.bow.descriptors import ImageDescriptors
 
 PYRAMID_LEVELS = ((1, 0.25), (2, 0.25), (4, 0.5))  # (cells per side, weight)
 

@@ -1,7 +1,7 @@
 """A trained bow-svm as ONE ONNX graph: descriptors of one image -> class probabilities.
 
 The front (word assignment, histogram, spatial pyramid, normalisation) is built from ONNX
-operators here, mirroring `plugins.bow.encoding` operation for operation in float64 so that
+operators here, mirroring `artkit_plugins.bow.encoding` operation for operation in float64 so that
 nearest-word ties fall the same way; the back (scaler + calibrated one-vs-rest SVM) is
 converted by skl2onnx. `onnx.compose` joins them on the ``features`` tensor.
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from plugins.bow.encoding import PYRAMID_LEVELS
+from artkit_plugins.bow.encoding import PYRAMID_LEVELS
 
 
 class _Builder:

@@ -76,16 +76,31 @@ def _base(class_weight: str | None, seed: int):
                                                      random_state=seed)))])
 
 
+def build_pipeline(class_weight: str | None, seed: int, c: float, gamma: Any, folds: int,
+                   workers: int) -> Any:
+    """The unfitted final model: ``StandardScaler -> CalibratedClassifierCV(OneVsRest(SVC))``
+    with sigmoid calibration on stratified `folds`-fold out-of-fold decision values."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import Pipeline
+
+    base = _base(class_weight, seed)
+    scale, ovr = base.steps[0][1], base.steps[1][1]
+    ovr.estimator.set_params(C=c, gamma=gamma)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    calibrated = CalibratedClassifierCV(ovr, method="sigmoid", cv=splitter, ensemble=False,
+                                        n_jobs=workers)
+    return Pipeline([("scale", scale), ("svm", calibrated)])
+
+
 def fit_svm(features: np.ndarray, y: np.ndarray, labels: Sequence[str], grid_c: list[float],
             grid_gamma: list[Any], folds: int, class_weight: str | None, seed: int,
             workers: int) -> tuple[Any, dict[str, Any]]:
     """(fitted pipeline with ``predict_proba``, report) on training features `features`.
 
-    The pipeline is ``StandardScaler -> CalibratedClassifierCV(OneVsRest(SVC))``; the report
-    holds the grid's CV accuracies, the chosen C and gamma, and the fit times."""
-    from sklearn.calibration import CalibratedClassifierCV
+    The pipeline is `build_pipeline`'s; the report holds the grid's CV accuracies, the chosen
+    C and gamma, and the fit times."""
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
-    from sklearn.pipeline import Pipeline
 
     folds = fold_count(y, labels, folds)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -98,13 +113,9 @@ def fit_svm(features: np.ndarray, y: np.ndarray, labels: Sequence[str], grid_c: 
         search.fit(features, y)
     grid_seconds = time.perf_counter() - started
     best = search.best_params_
-    chosen = _base(class_weight, seed)
-    scale, ovr = chosen.steps[0][1], chosen.steps[1][1]
-    ovr.estimator.set_params(C=best["svm__estimator__C"], gamma=best["svm__estimator__gamma"])
     started = time.perf_counter()
-    calibrated = CalibratedClassifierCV(ovr, method="sigmoid", cv=splitter, ensemble=False,
-                                        n_jobs=workers)
-    model = Pipeline([("scale", scale), ("svm", calibrated)])
+    model = build_pipeline(class_weight, seed, best["svm__estimator__C"],
+                           best["svm__estimator__gamma"], folds, workers)
     model.fit(features, y)
     report = {
         "folds": folds,

@@ -15,7 +15,7 @@ import numpy as np
 
 from artkit.console import track
 from artkit.errors import ArtkitError
-from plugins.bow.descriptors import ImageDescriptors
+from artkit_plugins.bow.descriptors import ImageDescriptors
 
 
 def sample_descriptors(descriptors: ImageDescriptors, indices: Sequence[int], sample: int,

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from artkit import io as aio
-from artkit.console import is_quiet, make_progress
+from artkit.console import info, make_progress
 from artkit.runs import Run
 
 CHECKPOINT = "checkpoint.keras"
@@ -128,8 +128,7 @@ class LiveProgress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.progress.advance(self.epoch_task)
         shown = "  ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items())
-        if not is_quiet():
-            self.progress.console.print(f"epoch {epoch + 1}: {shown}", highlight=False)
+        info(f"epoch {epoch + 1}: {shown}")
 
     def on_train_end(self, logs=None):
         self.progress.stop()

@@ -19,7 +19,7 @@ from typing import Any
 import keras
 
 from artkit.errors import ArtkitError
-from plugins.keras_base.plugin import DENSE_LAYER
+from artkit_plugins.keras_base.plugin import DENSE_LAYER
 
 
 def image_input(size: int) -> keras.KerasTensor:

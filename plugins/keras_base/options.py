@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from artkit.contracts import OptionSpec
-from plugins.keras_base.distribute import STRATEGY_OPTION
+from artkit_plugins.keras_base.distribute import STRATEGY_OPTION
 
 TRAINING_OPTIONS: list[OptionSpec] = [
     OptionSpec("epochs", int, 100, "Maximum number of epochs (early stopping may end sooner)."),

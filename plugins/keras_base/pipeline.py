@@ -56,7 +56,7 @@ def make_dataset(paths: Sequence[Path], targets: np.ndarray, size: int, batch_si
     in memory when small, else in `cache_dir`."""
     import tensorflow as tf
 
-    from plugins.keras_base.augment import random_augment
+    from artkit_plugins.keras_base.augment import random_augment
 
     n = len(paths)
     skipped = skipped if skipped is not None else SkippedImages()
@@ -102,7 +102,7 @@ def save_augmented_examples(paths: Sequence[Path], size: int, out_dir: Path) -> 
     import tensorflow as tf
 
     from artkit import io as aio
-    from plugins.keras_base.augment import random_augment
+    from artkit_plugins.keras_base.augment import random_augment
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = 0

@@ -14,7 +14,7 @@ import numpy as np
 
 from artkit.contracts import OnnxGraph, OptionSpec, Task, TrainContext
 from artkit.errors import ArtkitError
-from plugins.keras_base.options import TRAINING_OPTIONS, input_size_option
+from artkit_plugins.keras_base.options import TRAINING_OPTIONS, input_size_option
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -65,43 +65,43 @@ class KerasModelPlugin:
         return int(size)
 
     def train(self, ctx: TrainContext) -> None:
-        from plugins.keras_base.trainer import train_keras
+        from artkit_plugins.keras_base.trainer import train_keras
 
         train_keras(self, ctx)
 
     def scratch_runs_root(self, options: dict[str, Any]) -> Path | None:
         """A temporary runs root for a non-chief worker of a multi-worker training (only
         the chief writes the run folder), else None."""
-        from plugins.keras_base.distribute import scratch_runs_root
+        from artkit_plugins.keras_base.distribute import scratch_runs_root
 
         return scratch_runs_root(options.get("strategy", "auto"))
 
     def trained_network(self, run: Run) -> keras.Model:
         """The run's network with its best weights (rebuilt, then loaded: no download)."""
-        from plugins.keras_base.trainer import WEIGHTS
+        from artkit_plugins.keras_base.trainer import WEIGHTS
 
         config = run.config
         weights = run.path(WEIGHTS)
         if not weights.exists():
             raise ArtkitError(f"no trained weights ({WEIGHTS}) in this run: did the training "
                               "finish?", run.dir)
-        options = {**config["options"], "weights": "none"}
-        model = self.build_network(len(config["labels"]), config["task"],
-                                   int(config["input_size"]), options)
+        options = {**config.options, "weights": "none"}
+        model = self.build_network(len(config.labels), config.task,
+                                   int(config.extra["input_size"]), options)
         model.load_weights(weights)
         return model
 
     def load(self, run: Run) -> KerasPredictor:
         config = run.config
-        return KerasPredictor(self.trained_network(run), list(config["labels"]),
-                              int(config["input_size"]))
+        return KerasPredictor(self.trained_network(run), list(config.labels),
+                              int(config.extra["input_size"]))
 
     def export_onnx(self, run: Run, opset: int) -> OnnxGraph:
-        from plugins.keras_onnx import keras_onnx_graph
+        from artkit_plugins.keras_onnx import keras_onnx_graph
 
         config = run.config
-        size = int(config["input_size"])
-        cams = config.get("cam_layers")
+        size = int(config.extra["input_size"])
+        cams = config.extra.get("cam_layers")
         return keras_onnx_graph(self.trained_network(run), (size, size), opset,
                                 preprocessing={"network": self.name},
                                 cam_layers=tuple(cams) if cams else None)
@@ -125,7 +125,7 @@ class KerasPredictor:
 
     def predict_paths(self, paths: Sequence[Path]) -> np.ndarray:
         from artkit.console import track
-        from plugins.keras_base.pipeline import iter_image_batches
+        from artkit_plugins.keras_base.pipeline import iter_image_batches
 
         paths = list(paths)
         if not paths:

@@ -21,10 +21,10 @@ from artkit.console import info, warn
 from artkit.contracts import TrainContext
 from artkit.errors import ArtkitError
 from artkit.runs import Run, resolve_run
-from plugins.keras_base.options import TRAINING_OPTIONS
+from artkit_plugins.keras_base.options import TRAINING_OPTIONS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from plugins.keras_base.plugin import KerasModelPlugin
+    from artkit_plugins.keras_base.plugin import KerasModelPlugin
 
 WEIGHTS = "model.weights.h5"
 CURVES = "curves.png"
@@ -63,10 +63,10 @@ def resume_command(ctx: TrainContext, run: Run, model_name: str) -> str:
     config = run.config
     data = ctx.dataset.extra.get("csv") or str(ctx.dataset.root)
     parts = ["artkit", "train", model_name, "--data", data, "--format", ctx.dataset.reader,
-             "--seed", str(config["seed"]), "--test-fraction", str(config["test_fraction"]),
-             "--val-fraction", str(config["val_fraction"])]
-    if config.get("min_class_images"):
-        parts += ["--min-class-images", str(config["min_class_images"])]
+             "--seed", str(config.seed), "--test-fraction", str(config.test_fraction),
+             "--val-fraction", str(config.val_fraction)]
+    if config.min_class_images:
+        parts += ["--min-class-images", str(config.min_class_images)]
     return shlex.join([*parts, "--resume", str(run.dir)])
 
 
@@ -78,23 +78,23 @@ def _prepare_resume(plugin: KerasModelPlugin, ctx: TrainContext,
     old = resolve_run(options["resume"])
     old_config = old.config
     command = resume_command(ctx, old, plugin.name)
-    if old_config.get("model") != plugin.name:
-        raise ArtkitError(f"this is a {old_config.get('model')} run, not {plugin.name}",
+    if old_config.model != plugin.name:
+        raise ArtkitError(f"this is a {old_config.model} run, not {plugin.name}",
                           old.dir)
-    from plugins.keras_base.callbacks import BEST_WEIGHTS, CHECKPOINT, STATE
+    from artkit_plugins.keras_base.callbacks import BEST_WEIGHTS, CHECKPOINT, STATE
 
     if not old.path(CHECKPOINT).exists() or not old.path(STATE).exists():
         raise ArtkitError("no checkpoint to resume from (no epoch finished)", old.dir)
     if old.read_json("split.json") != ctx.run.read_json("split.json") or \
-            old_config["labels"] != ctx.dataset.labels:
+            old_config.labels != ctx.dataset.labels:
         raise ArtkitError("--resume must train on the same images as the interrupted run "
                           "(same data, seed and fractions)", old.dir, hint=command)
     state = old.read_json(STATE)
     given = {k: options[k] for k in RESUME_OVERRIDES if k in options}
-    merged = {**old_config["options"], **given}
+    merged = {**old_config.options, **given}
     # --epochs left at its default keeps the interrupted run's; another value is the new total
     if int(options["epochs"]) == DEFAULT_EPOCHS:
-        merged["epochs"] = int(old_config["options"]["epochs"])
+        merged["epochs"] = int(old_config.options["epochs"])
     for row in old.history()[:state["epochs_done"]]:
         ctx.run.append_history(row)
     if old.path(BEST_WEIGHTS).exists():
@@ -108,17 +108,25 @@ def _prepare_resume(plugin: KerasModelPlugin, ctx: TrainContext,
 def train_keras(plugin: KerasModelPlugin, ctx: TrainContext) -> None:
     import keras
 
-    from plugins.keras_base.augment import balance_plan
-    from plugins.keras_base.callbacks import (
+    from artkit_plugins.keras_base.augment import balance_plan
+    from artkit_plugins.keras_base.callbacks import (
         CHECKPOINT,
         EpochRecorder,
         LiveProgress,
         ResumableEarlyStopping,
     )
-    from plugins.keras_base.curves import plot_curves
-    from plugins.keras_base.distribute import check_global_batch, distributable, make_strategy
-    from plugins.keras_base.metrics import compile_model
-    from plugins.keras_base.pipeline import SkippedImages, make_dataset, save_augmented_examples
+    from artkit_plugins.keras_base.curves import plot_curves
+    from artkit_plugins.keras_base.distribute import (
+        check_global_batch,
+        distributable,
+        make_strategy,
+    )
+    from artkit_plugins.keras_base.metrics import compile_model
+    from artkit_plugins.keras_base.pipeline import (
+        SkippedImages,
+        make_dataset,
+        save_augmented_examples,
+    )
 
     options = dict(ctx.options)
     old_run, state = None, None

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from artkit import hookimpl
 from artkit.contracts import OptionSpec, TrainContext
 from artkit.data.decode import decode_image
-from artkit.hookspecs import hookimpl
 from artkit.io import atomic_path
 from artkit.runs import Run
 
@@ -61,7 +61,7 @@ class ToyHistogramModel:
     def load(self, run: Run) -> HistogramPredictor:
         config = run.config
         means = np.load(run.path("class_means.npy"))
-        return HistogramPredictor(means, config["labels"], config["options"]["bins"])
+        return HistogramPredictor(means, config.labels, config.options["bins"])
 
 
 @hookimpl

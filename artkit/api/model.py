@@ -1,0 +1,164 @@
+"""`artkit.load(path)`: an exported model, ready to score images and find paintings.
+
+A :class:`Model` needs the ``.onnx`` file alone: labels, input size, decision rule and
+feature extractor come from its :class:`~artkit.model_card.ModelCard`. TensorFlow is never
+imported on this path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from artkit.api.engine import Engine, score_stream
+from artkit.console import ProgressCallback, info, make_progress, reporting, warn
+from artkit.decision import DecisionRule
+from artkit.errors import ArtkitError
+from artkit.model_card import ModelCard
+from artkit.runtime.inputs import ExpandedInputs, expand_inputs
+from artkit.runtime.prediction import Prediction
+
+Inputs = str | Path | Sequence[str | Path] | ExpandedInputs
+"""Image files, folders (searched recursively), glob patterns or ``.txt`` lists, or an
+already expanded list (:func:`artkit.runtime.inputs.expand_inputs`)."""
+
+
+def as_expanded(inputs: Inputs) -> ExpandedInputs:
+    """Expand `inputs` (reporting ignored files and empty patterns) unless already done."""
+    if isinstance(inputs, ExpandedInputs):
+        return inputs
+    items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+    expanded = expand_inputs(items)
+    if expanded.ignored:
+        info(f"ignored {expanded.ignored} files without an image suffix or hidden")
+    for origin in expanded.empty_patterns:
+        warn(f"{origin}: no images found there")
+    return expanded
+
+
+class Model:
+    """An exported artkit model (``artkit.load(path)``)."""
+
+    def __init__(self, path: str | Path, device: Literal["auto", "cpu", "cuda"] = "auto"):
+        from artkit.runtime.session import create_session
+
+        self.path = Path(path)
+        self.device = device
+        self.session = create_session(self.path, device=device)
+        self.card = ModelCard.from_session(self.session, self.path)
+
+    def __repr__(self) -> str:
+        return (f"Model({str(self.path)!r}: {self.card.model}, {self.card.task}, "
+                f"{len(self.labels)} labels)")
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.card.labels)
+
+    @property
+    def task(self) -> str:
+        return self.card.task
+
+    @property
+    def provider(self) -> str:
+        """'cuda' or 'cpu': where onnxruntime really runs this model."""
+        from artkit.runtime.session import active_provider
+
+        return active_provider(self.session)
+
+    def decision(self, threshold: float | None = None, min_labels: int | None = None,
+                 max_labels: int | None = None) -> DecisionRule | None:
+        """The multi-label rule predict applies: the stored one with any part overridden
+        (None for a multi-class model)."""
+        if not self.card.multilabel:
+            return None
+        return self.card.decision_rule().replace(thresholds=threshold, min_labels=min_labels,
+                                                 max_labels=max_labels)
+
+    def predict(self, inputs: Inputs, *, batch_size: int = 32, workers: int | None = None,
+                top_k: int = 3, decision: DecisionRule | None = None,
+                engine: Engine = "local", ray_address: str | None = None,
+                progress: bool | ProgressCallback | None = None) -> Iterator[Prediction]:
+        """Score every input image, streamed and in input order; a file that cannot be read
+        gives a Prediction with status ``error`` and the reason, and the rest go on.
+
+        `decision` overrides the stored multi-label rule (see :meth:`decision`)."""
+        import cv2
+
+        from artkit.runtime.session import cpu_count
+
+        cv2.setNumThreads(1)  # the worker pool is the parallelism; OpenCV's would oversubscribe
+        if top_k < 1:
+            raise ArtkitError("top_k must be at least 1")
+        rule = decision if decision is not None else self.decision()
+        if rule is not None:
+            try:
+                rule.check(len(self.labels))
+            except ValueError as exc:
+                raise ArtkitError(f"decision rule: {exc}", self.path) from None
+        with reporting(progress):
+            paths = as_expanded(inputs).paths
+            batches = score_stream(self.path, self.session, self.card, paths, engine=engine,
+                                   batch_size=batch_size, workers=workers or cpu_count(),
+                                   device=self.device, address=ray_address)
+            with make_progress(rate_unit="img") as bar:
+                task = bar.add_task("predict", total=len(paths), rate="")
+                began, done = time.perf_counter(), 0
+                for scored in batches:
+                    rows = self._predictions(scored, rule, top_k)
+                    done += len(rows)
+                    rate = done / max(time.perf_counter() - began, 1e-9)
+                    bar.update(task, completed=done, rate=f"{rate:.1f} img/s")
+                    yield from rows
+
+    def _predictions(self, scored: Any, rule: DecisionRule | None, top_k: int
+                     ) -> list[Prediction]:
+        """One batch's predictions, good and bad files together, in input order."""
+        labels = self.labels
+        found: dict[int, Prediction] = {}
+        batch, scores = scored.batch, scored.outputs["scores"]
+        if len(batch):
+            on = rule.apply(scores) if rule is not None else None
+            order = np.argsort(-scores, axis=1, kind="stable")
+            for row, index in enumerate(batch.indices):
+                top = [(labels[j], float(scores[row, j])) for j in order[row, :top_k]]
+                chosen = [labels[j] for j in order[row] if on[row, j]] if on is not None \
+                    else [top[0][0]]
+                found[index] = Prediction(index, Path(batch.paths[row]), "ok", chosen,
+                                          scores[row], top, multilabel=on is not None,
+                                          model_labels=labels)
+        for failure in scored.failures:
+            found[failure.index] = Prediction(failure.index, Path(failure.path), "error",
+                                              error=failure.reason,
+                                              multilabel=self.card.multilabel,
+                                              model_labels=labels)
+        return [found[i] for i in sorted(found)]
+
+    def scores(self, inputs: Inputs, batch_size: int = 32) -> tuple[np.ndarray, list[int]]:
+        """(scores (n_ok, n_labels), input positions that scored): for evaluation code."""
+        rows, kept = [], []
+        for prediction in self.predict(inputs, batch_size=batch_size):
+            if prediction.ok:
+                rows.append(prediction.scores)
+                kept.append(prediction.index)
+            else:
+                warn(f"{prediction.path}: skipped ({prediction.error})")
+        if not rows:
+            return np.zeros((0, len(self.labels)), np.float32), []
+        return np.stack(rows), kept
+
+    def detect(self, photos: Inputs, **options: Any) -> Iterator[Any]:
+        """Find paintings with this model (see :func:`artkit.detect` for the options)."""
+        from artkit.api.detect import detect
+
+        return detect(photos, model=self, **options)
+
+
+def load(path: str | Path, device: Literal["auto", "cpu", "cuda"] = "auto") -> Model:
+    """Open an exported ``.onnx`` model (one-line errors for a missing, foreign or newer
+    file). `device`: ``auto`` uses a GPU when onnxruntime's CUDA provider can really run."""
+    return Model(path, device=device)
