@@ -25,6 +25,7 @@ from typing import Any
 from artkit import __version__
 from artkit.decision import DecisionRule
 from artkit.errors import ArtkitError
+from artkit.versioned import open_versioned, split_known
 
 KEY = "artkit"
 SCHEMA_VERSION = 2
@@ -90,19 +91,9 @@ class ModelCard:
     @classmethod
     def from_json(cls, stored: dict[str, Any], path: str | Path | None = None) -> ModelCard:
         """Validate and read a card; one-line errors name the file and what is wrong."""
-        if not isinstance(stored, dict):
-            raise NotArtkitModelError("damaged artkit metadata (not a JSON object)", path)
-        stored = dict(stored)
-        version = stored.pop("schema_version", 1)
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
-            raise NotArtkitModelError(
-                f"written by artkit {stored.get('artkit_version', '?')} with model card schema "
-                f"{version}; this artkit ({__version__}) reads schema {SCHEMA_VERSION} and "
-                "older", path, hint="upgrade artkit: pip install -U artkit")
-        missing = [k for k in REQUIRED if k not in stored]
-        if missing:
-            raise NotArtkitModelError(f"artkit metadata lacks {', '.join(missing)}", path,
-                                      hint=REEXPORT)
+        stored, version = open_versioned(stored, path, what="artkit metadata",
+                                         schema=SCHEMA_VERSION, required=REQUIRED,
+                                         error=NotArtkitModelError, hint=REEXPORT)
         try:
             decision = _decision_of(stored, version)
             if decision is not None:
@@ -110,11 +101,10 @@ class ModelCard:
         except (ValueError, TypeError) as exc:
             raise NotArtkitModelError(f"bad decision rule in the artkit metadata: {exc}",
                                       path, hint=REEXPORT) from None
-        known = {f.name for f in fields(cls)} - {"extra", "decision", "schema_version"}
-        values = {k: stored.pop(k) for k in list(stored) if k in known}
+        values, extra = split_known(cls, stored, skip=("decision",))
         if values.get("input_size") is not None:
             values["input_size"] = tuple(int(v) for v in values["input_size"])
-        return cls(**values, decision=decision, extra=stored)
+        return cls(**values, decision=decision, extra=extra)
 
     # -- files and sessions ------------------------------------------------------------------
     @classmethod

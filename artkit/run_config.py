@@ -16,6 +16,7 @@ from typing import Any
 from artkit import __version__
 from artkit.decision import DecisionRule
 from artkit.errors import ArtkitError
+from artkit.versioned import open_versioned, split_known
 
 SCHEMA_VERSION = 2
 REQUIRED = ("model", "task", "labels", "data")
@@ -54,10 +55,8 @@ class RunConfig:
 
     def updated(self, **values: Any) -> RunConfig:
         """A copy with `values` set: core fields by name, anything else into `extra`."""
-        known = {f.name for f in fields(self)} - {"extra", "schema_version"}
-        core = {k: v for k, v in values.items() if k in known}
-        extra = {**self.extra, **{k: v for k, v in values.items() if k not in known}}
-        return replace(self, **core, extra=extra)
+        core, extra = split_known(type(self), values)
+        return replace(self, **core, extra={**self.extra, **extra})
 
     def to_json(self) -> dict[str, Any]:
         stored = {f.name: getattr(self, f.name) for f in fields(self)
@@ -68,17 +67,8 @@ class RunConfig:
     @classmethod
     def from_json(cls, stored: dict[str, Any], path: str | Path | None = None) -> RunConfig:
         """Validate and read a config; one-line errors name the file and the problem."""
-        if not isinstance(stored, dict):
-            raise ArtkitError("not a run config (not a JSON object)", path)
-        stored = dict(stored)
-        version = stored.pop("schema_version", 1)
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
-            raise ArtkitError(f"written by a newer artkit ({stored.get('artkit_version', '?')}, "
-                              f"run config schema {version}; this artkit reads up to "
-                              f"{SCHEMA_VERSION})", path, hint="upgrade artkit")
-        missing = [k for k in REQUIRED if k not in stored]
-        if missing:
-            raise ArtkitError(f"run config lacks {', '.join(missing)}", path)
+        stored, version = open_versioned(stored, path, what="run config",
+                                         schema=SCHEMA_VERSION, required=REQUIRED)
         try:
             if version >= 2:
                 rule = stored.pop("decision", None)
@@ -92,6 +82,5 @@ class RunConfig:
                 decision.check(len(stored["labels"]))
         except (ValueError, TypeError) as exc:
             raise ArtkitError(f"bad decision rule in the run config: {exc}", path) from None
-        known = {f.name for f in fields(cls)} - {"extra", "decision", "schema_version"}
-        values = {k: stored.pop(k) for k in list(stored) if k in known}
-        return cls(**values, decision=decision, extra=stored)
+        values, extra = split_known(cls, stored, skip=("decision",))
+        return cls(**values, decision=decision, extra=extra)

@@ -179,5 +179,5 @@ def test_run_config_reads_artkit_0_1_files(tmp_path: Path) -> None:
     stored = config.to_json()
     assert "thresholds" not in stored and stored["decision"]["thresholds"]["per_label"]
     assert RunConfig.from_json(stored) == config
-    with pytest.raises(artkit.ArtkitError, match="newer artkit"):
+    with pytest.raises(artkit.ArtkitError, match="run config schema 9"):
         RunConfig.from_json({**stored, "schema_version": 9}, tmp_path / "config.json")
