@@ -19,6 +19,7 @@ The same API the ``artkit`` command line is built on::
     run.evaluate(data="other_photos/")
     artkit.tune_thresholds(tagger_run)                      # a multi-label run
     artkit.export(run, "exported/mine.onnx")
+    artkit.report(run)                                      # one HTML page: runs/.../report.html
 
 Nothing is printed: pass ``progress=True`` for progress bars, or ``progress=callback`` to get
 :class:`Event` objects. Failures raise :class:`ArtkitError` subclasses whose message is
@@ -35,6 +36,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 from artkit.api.detect import Detection, detect, evaluate_detections  # noqa: E402
 from artkit.api.model import Model, Prediction, load  # noqa: E402
+from artkit.api.report import report  # noqa: E402
 from artkit.api.thresholds import ThresholdReport, tune_thresholds  # noqa: E402
 from artkit.api.train import export, get_run, train  # noqa: E402
 from artkit.console import Event  # noqa: E402
@@ -56,6 +58,6 @@ __all__ = [
     "ArtkitError", "DataError", "DecisionRule", "Detection", "EvalResult", "Event",
     "ExportResult", "ImageDecodeError", "Model", "ModelCard", "NotArtkitModelError",
     "PluginError", "Prediction", "Run", "RunConfig", "ThresholdReport", "__version__",
-    "detect", "evaluate_detections", "export", "get_run", "hookimpl", "load", "train",
-    "tune_thresholds",
+    "detect", "evaluate_detections", "export", "get_run", "hookimpl", "load", "report",
+    "train", "tune_thresholds",
 ]

@@ -19,7 +19,7 @@ import numpy as np
 
 from artkit.cam import upsample
 from artkit.contracts import Detections, capability
-from artkit.data.decode import decode_image, resize_to
+from artkit.data.decode import read_image, resize_to
 from artkit.errors import ArtkitError
 from artkit.model_card import ModelCard
 from artkit.runtime.pipeline import Failure, iter_batches
@@ -143,8 +143,8 @@ class Photo:
 
 def _loader(network_size: tuple[int, int] | None, max_side: int):
     def load(path: Path) -> tuple[tuple[np.ndarray, np.ndarray | None], tuple[int, int]]:
-        image = decode_image(path)
-        height, width = image.shape[:2]
+        # a photo far above max_side may be decoded at 1/2..1/8 scale (never below it)
+        image, (height, width) = read_image(path, min_size=(max_side, max_side))
         scale = min(1.0, max_side / max(height, width))
         work = resize_to(image, (max(1, round(height * scale)), max(1, round(width * scale))))
         network = resize_to(work, network_size) if network_size else None

@@ -12,7 +12,7 @@ import numpy as np
 
 from artkit.contracts import OnnxGraph, TrainContext
 from artkit.data.dataset import load_dataset
-from artkit.data.decode import decode_image, resize_to
+from artkit.data.decode import load_resized
 from artkit.data.splits import make_split
 from artkit.decision import DecisionRule
 from artkit.hookspecs import hookimpl
@@ -24,7 +24,7 @@ PREPROCESSING = {"scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 
 
 
 def _images(paths: list[Path]) -> np.ndarray:
-    return np.stack([resize_to(decode_image(p), SIZE) for p in paths]).astype(np.float32)
+    return np.stack([load_resized(p, SIZE)[0] for p in paths]).astype(np.float32)
 
 
 def _build(n_labels: int, multilabel: bool):
@@ -124,3 +124,18 @@ def finished_run(model_name: str, data: Path, options: dict | None = None,
     run.write_json("metrics.json", {"split": "test", "metrics": {"accuracy": 0.5},
                                     "headline": ["accuracy"]})
     return run
+
+
+def exported_tiny_model(data: Path, folder: Path, name: str = "tiny.onnx",
+                        decision: DecisionRule | None = None) -> Path:
+    """A tiny-cnn trained on `data` and exported into `folder`: a real artkit ONNX file in
+    seconds (its run folder stays under `folder`)."""
+    import pytest
+
+    from artkit.export.run_export import export_run
+
+    register_tiny_plugin()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ARTKIT_RUNS", str(folder / "runs"))
+        run = finished_run("tiny-cnn", data, decision=decision)
+        return export_run(run, output=folder / name, check_images=4).path

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from onnx_helpers import SIZE, finished_run, register_tiny_plugin
+from onnx_helpers import SIZE, exported_tiny_model, finished_run, register_tiny_plugin
 
 import artkit
 from artkit.decision import DecisionRule, decide
@@ -20,20 +20,15 @@ pytest.importorskip("tf2onnx")
 
 @pytest.fixture(scope="module")
 def tiny_model(synth_multiclass: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    register_tiny_plugin()
-    folder = tmp_path_factory.mktemp("api-model")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ARTKIT_RUNS", str(folder / "runs"))
-        run = finished_run("tiny-cnn", synth_multiclass)
-        return artkit.export(run, folder / "tiny.onnx", check_images=4).path
+    return exported_tiny_model(synth_multiclass, tmp_path_factory.mktemp("api-model"))
 
 
 def _ort_scores(model: Path, paths: list[Path]) -> np.ndarray:
     import onnxruntime as ort
 
-    from artkit.data.decode import decode_image, resize_to
+    from artkit.data.decode import load_resized
 
-    images = np.stack([resize_to(decode_image(p), SIZE) for p in paths]).astype(np.float32)
+    images = np.stack([load_resized(p, SIZE)[0] for p in paths]).astype(np.float32)
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     return session.run(["scores"], {"images": images})[0]
 

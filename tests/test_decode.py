@@ -124,3 +124,71 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path, monkeypat
 def test_missing_file_and_folder(tmp_path: Path):
     assert "not found" in error_for(tmp_path / "nope.jpg")
     assert "folder" in error_for(tmp_path)
+
+
+def test_reduced_decode_covers_the_target_and_matches_the_full_decode(tmp_path: Path):
+    """A 640x480 photo for a 112 px network is decoded at 1/4 scale (160x120, still larger
+    than 112), and the network's pixels stay within a couple of levels of the full decode."""
+    import cv2
+
+    from artkit.data.decode import load_resized, reduction, resize_to
+
+    rng = np.random.default_rng(0)
+    field = cv2.resize(rng.uniform(0, 255, (6, 8, 3)).astype(np.float32), (640, 480),
+                       interpolation=cv2.INTER_CUBIC)
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(np.clip(field, 0, 255).astype(np.uint8)).save(path, quality=92)
+    assert reduction((640, 480), (112, 112))[0] == 4
+    assert reduction((640, 480), (224, 224))[0] == 2
+    assert reduction((640, 480), (299, 299))[0] == 1  # never below the target
+    assert decode_image(path, min_size=(112, 112)).shape == (120, 160, 3)
+    fast, original = load_resized(path, (112, 112))
+    full = resize_to(decode_image(path), (112, 112))
+    assert original == (480, 640) and fast.shape == full.shape
+    assert np.abs(fast.astype(int) - full.astype(int)).mean() < 2.0
+
+
+def test_reduced_decode_keeps_the_exif_orientation(tmp_path: Path):
+    from artkit.data.decode import load_resized, read_image
+
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    halves(400, 200).save(path, quality=95, exif=exif)
+    image, original = read_image(path, min_size=(40, 40))
+    assert original == (400, 200) and image.shape == (100, 50, 3)  # 1/4 scale, upright
+    assert image[10, 25, 0] > 200 and image[90, 25, 2] > 200  # red on top, blue below
+    resized, _ = load_resized(path, (40, 20))
+    assert resized[5, 10, 0] > 200 and resized[35, 10, 2] > 200
+
+
+def test_a_corrupt_png_prints_nothing(tmp_path: Path, capfd: pytest.CaptureFixture):
+    path = tmp_path / "broken.png"
+    noise = np.random.default_rng(0).integers(0, 255, (100, 200, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = b"\xff" * 64  # inside the IDAT stream: libpng would complain
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageDecodeError, match="broken.png"):
+        decode_image(path)
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_dangling_link_and_unreadable_file(tmp_path: Path, monkeypatch):
+    import errno
+
+    link = tmp_path / "x.jpg"
+    link.symlink_to(tmp_path / "gone.jpg")
+    with pytest.raises(ImageDecodeError, match="dangling symbolic link"):
+        decode_image(link)
+    locked = tmp_path / "locked.jpg"
+    halves().save(locked)
+
+    def denied(self):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(ImageDecodeError, match="permission denied"):
+        decode_image(locked)

@@ -99,8 +99,12 @@ def assert_same_training(run: Path, reference: Path) -> None:
     mine, theirs = weights(run), weights(reference)
     arrays = [name for name in theirs if theirs[name].ndim > 0]
     assert mine.keys() == theirs.keys() and len(arrays) >= 18
+    # Two replicas add the gradients in another order than one device, and two epochs at
+    # lr 0.01 amplify that rounding to ~1e-4 on a few small biases (which ones depends on
+    # the pixels); a wrong cross-replica average moves the weights by tens of percent.
     for name in arrays:
-        np.testing.assert_allclose(mine[name], theirs[name], atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(mine[name], theirs[name], rtol=0.02, atol=1e-4,
+                                   err_msg=name)
     np.testing.assert_allclose(losses(run, "val_loss"), losses(reference, "val_loss"),
                                rtol=1e-4)
 

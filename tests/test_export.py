@@ -33,7 +33,7 @@ def _onnx_files(folder: Path) -> list[Path]:
 def test_export_writes_a_checked_self_describing_model(tiny_run, tmp_path: Path) -> None:
     import onnxruntime as ort
 
-    from artkit.data.decode import decode_image, resize_to
+    from artkit.data.decode import load_resized
     from artkit.model_card import ModelCard
 
     out = tmp_path / "models" / "tiny.onnx"
@@ -53,7 +53,7 @@ def test_export_writes_a_checked_self_describing_model(tiny_run, tmp_path: Path)
 
     # independent of the self-check: onnxruntime on raw pixels vs the trained Keras model
     test_paths = [Path(config.data) / p for p in tiny_run.read_json("split.json")["test"]]
-    images = np.stack([resize_to(decode_image(p), SIZE) for p in test_paths[:6]])
+    images = np.stack([load_resized(p, SIZE)[0] for p in test_paths[:6]])
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     scores, cams = session.run(["scores", "cams"], {"images": images.astype(np.float32)})
     from artkit import plugins

@@ -242,7 +242,7 @@ def test_missing_weights_file(synth_multiclass: Path, tmp_path: Path) -> None:
 # -- building blocks ------------------------------------------------------------------------
 def test_pipeline_decodes_like_artkit_and_skips_broken(synth_multiclass: Path,
                                                         tmp_path: Path) -> None:
-    from artkit.data.decode import decode_image, resize_to
+    from artkit.data.decode import load_resized
     from artkit_plugins.keras_base.pipeline import SkippedImages, make_dataset
 
     images = sorted(p for p in synth_multiclass.rglob("*") if p.suffix in (".png", ".jpg"))[:3]
@@ -253,7 +253,7 @@ def test_pipeline_decodes_like_artkit_and_skips_broken(synth_multiclass: Path,
     data = make_dataset([images[0], broken, images[1], images[2]], targets, 24, 8,
                         skipped=skipped)
     (batch, got_targets, weights), = list(data)
-    want = np.stack([resize_to(decode_image(p), (24, 24)) for p in images])
+    want = np.stack([load_resized(p, (24, 24))[0] for p in images])
     np.testing.assert_array_equal(batch.numpy(), want.astype(np.float32))
     np.testing.assert_array_equal(got_targets.numpy(), targets[[0, 2, 3]])
     assert list(skipped.reasons) == [str(broken)] and weights.numpy().tolist() == [1, 1, 1]

@@ -67,6 +67,18 @@ def test_every_source_module_is_in_the_wheel(wheel):
                 "packages in pyproject.toml")
 
 
+def test_report_templates_are_in_the_wheel(wheel):
+    """`artkit report` renders package data: every template, script and style file."""
+    names = set(wheel.namelist())
+    templates = sorted(p for p in (ROOT / "artkit" / "report" / "templates").iterdir()
+                       if p.is_file())
+    assert {p.suffix for p in templates} >= {".j2", ".js", ".css"}
+    for path in templates:
+        inside = path.relative_to(ROOT / "artkit").as_posix()
+        assert f"artkit/{inside}" in names, (
+            f"artkit/{inside} is not packaged: add it to [tool.setuptools.package-data]")
+
+
 def test_entry_points_point_into_artkit_plugins(wheel):
     parser = configparser.ConfigParser()
     parser.read_string(_dist_info(wheel, "entry_points.txt"))

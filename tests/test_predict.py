@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from onnx_helpers import SIZE, finished_run, register_tiny_plugin
+from onnx_helpers import SIZE, exported_tiny_model
 from typer.testing import CliRunner
 
 from artkit.cli.main import app
@@ -31,30 +31,16 @@ def loud() -> None:
     set_quiet(False)
 
 
-def _export(run, out: Path) -> Path:
-    from artkit.export.run_export import export_run
-
-    export_run(run, output=out, check_images=4)
-    return out
-
-
 @pytest.fixture(scope="module")
 def multiclass_model(synth_multiclass: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    register_tiny_plugin()
-    folder = tmp_path_factory.mktemp("predict-mc")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ARTKIT_RUNS", str(folder / "runs"))
-        return _export(finished_run("tiny-cnn", synth_multiclass), folder / "mc.onnx")
+    return exported_tiny_model(synth_multiclass, tmp_path_factory.mktemp("predict-mc"),
+                               "mc.onnx")
 
 
 @pytest.fixture(scope="module")
 def multilabel_model(synth_multilabel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    register_tiny_plugin()
-    folder = tmp_path_factory.mktemp("predict-ml")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ARTKIT_RUNS", str(folder / "runs"))
-        run = finished_run("tiny-cnn", synth_multilabel, decision=DecisionRule(0.3))
-        return _export(run, folder / "ml.onnx")
+    return exported_tiny_model(synth_multilabel, tmp_path_factory.mktemp("predict-ml"),
+                               "ml.onnx", decision=DecisionRule(0.3))
 
 
 @pytest.fixture
@@ -76,9 +62,9 @@ def photos(synth_multiclass: Path, tmp_path: Path) -> Path:
 def _ort_scores(model: Path, paths: list[Path]) -> np.ndarray:
     import onnxruntime as ort
 
-    from artkit.data.decode import decode_image, resize_to
+    from artkit.data.decode import load_resized
 
-    images = np.stack([resize_to(decode_image(p), SIZE) for p in paths]).astype(np.float32)
+    images = np.stack([load_resized(p, SIZE)[0] for p in paths]).astype(np.float32)
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     return session.run(["scores"], {"images": images})[0]
 
@@ -301,7 +287,12 @@ def test_benchmark_measures_the_exported_file(multiclass_model: Path, tmp_path: 
     rows = {r["measure"]: r["value"] for r in json.loads(out.read_text())["rows"]}
     assert all(rows[f"onnxruntime images/s, batch {b} (cpu)"] > 0 for b in (1, 8, 32))
     assert rows["artkit predict images/s (8 JPEGs, batch 32)"] > 0
-    assert 0 < rows["artkit predict / onnxruntime (target >= 0.9)"] < 2
+    assert 0 < rows["artkit predict / onnxruntime alone"] < 2
+    decode, ort = rows["decode + resize alone images/s (D)"], rows[
+        "onnxruntime alone images/s, batch 32 (R)"]
+    assert rows["limit 1 / (1/D + 1/R)"] == pytest.approx(1 / (1 / decode + 1 / ort))
+    assert rows["artkit predict / limit"] == pytest.approx(
+        rows["artkit predict images/s (8 JPEGs, batch 32)"] / rows["limit 1 / (1/D + 1/R)"])
     assert 20 < rows["peak RSS MB, predict on 8 files"] < 4000
     assert rows["int8 / float file size"] == 1.0
     assert onnx.load(str(tmp_path / "m.onnx")).graph.input[0].name == "images"

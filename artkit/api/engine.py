@@ -7,7 +7,7 @@ cluster at `address`. Both yield the same batches in the same order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,14 +23,14 @@ def check_engine(engine: str) -> Engine:
     return engine  # type: ignore[return-value]
 
 
-def score_stream(model_path: Path, session: Any, card: Any, paths: Sequence[Path], *,
+def score_stream(model_path: Path, session: Any, card: Any, paths: Iterable[Path], *,
                  engine: Engine, batch_size: int, workers: int, device: str,
                  address: str | None, outputs: Sequence[str] = ("scores",)) -> Iterator[Any]:
     """Scored batches (:class:`artkit.runtime.scoring.Scored`) of `paths`, in input order."""
     if check_engine(engine) == "ray":
         from artkit.runtime.ray_engine import ray_score_batches
 
-        return ray_score_batches(model_path, paths, batch_size=batch_size, device=device,
+        return ray_score_batches(model_path, list(paths), batch_size=batch_size, device=device,
                                  address=address, outputs=outputs)
     from artkit.runtime.scoring import score_batches
 

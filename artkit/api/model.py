@@ -19,24 +19,39 @@ from artkit.console import ProgressCallback, info, make_progress, reporting, war
 from artkit.decision import DecisionRule
 from artkit.errors import ArtkitError
 from artkit.model_card import ModelCard
-from artkit.runtime.inputs import ExpandedInputs, expand_inputs
+from artkit.runtime.inputs import ExpandedInputs, InputStream, expand_inputs
 from artkit.runtime.prediction import Prediction
 
-Inputs = str | Path | Sequence[str | Path] | ExpandedInputs
+Inputs = str | Path | Sequence[str | Path] | ExpandedInputs | InputStream
 """Image files, folders (searched recursively), glob patterns or ``.txt`` lists, or an
-already expanded list (:func:`artkit.runtime.inputs.expand_inputs`)."""
+already expanded list (:func:`artkit.runtime.inputs.expand_inputs`) or stream
+(:class:`artkit.runtime.inputs.InputStream`)."""
+
+
+def _report_listing(ignored: int, empty_patterns: list[str]) -> None:
+    if ignored:
+        info(f"ignored {ignored} files without an image suffix or hidden")
+    for origin in empty_patterns:
+        warn(f"{origin}: no images found there")
+
+
+def as_stream(inputs: Inputs) -> InputStream:
+    """`inputs` listed on a background thread (see :class:`InputStream`)."""
+    if isinstance(inputs, InputStream):
+        return inputs
+    if isinstance(inputs, ExpandedInputs):
+        return InputStream.of(inputs.paths)
+    return InputStream.listing(inputs)
 
 
 def as_expanded(inputs: Inputs) -> ExpandedInputs:
     """Expand `inputs` (reporting ignored files and empty patterns) unless already done."""
     if isinstance(inputs, ExpandedInputs):
         return inputs
-    items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
-    expanded = expand_inputs(items)
-    if expanded.ignored:
-        info(f"ignored {expanded.ignored} files without an image suffix or hidden")
-    for origin in expanded.empty_patterns:
-        warn(f"{origin}: no images found there")
+    if isinstance(inputs, InputStream):
+        return ExpandedInputs(list(inputs), inputs.ignored, inputs.empty_patterns)
+    expanded = expand_inputs([inputs] if isinstance(inputs, str | Path) else list(inputs))
+    _report_listing(expanded.ignored, expanded.empty_patterns)
     return expanded
 
 
@@ -101,19 +116,22 @@ class Model:
             except ValueError as exc:
                 raise ArtkitError(f"decision rule: {exc}", self.path) from None
         with reporting(progress):
-            paths = as_expanded(inputs).paths
-            batches = score_stream(self.path, self.session, self.card, paths, engine=engine,
+            stream = as_stream(inputs)
+            batches = score_stream(self.path, self.session, self.card, stream, engine=engine,
                                    batch_size=batch_size, workers=workers or cpu_count(),
                                    device=self.device, address=ray_address)
             with make_progress(rate_unit="img") as bar:
-                task = bar.add_task("predict", total=len(paths), rate="")
+                # the total shows once the listing (on its own thread) has finished
+                task = bar.add_task("predict", total=stream.total, rate="")
                 began, done = time.perf_counter(), 0
                 for scored in batches:
                     rows = self._predictions(scored, rule, top_k)
                     done += len(rows)
                     rate = done / max(time.perf_counter() - began, 1e-9)
-                    bar.update(task, completed=done, rate=f"{rate:.1f} img/s")
+                    bar.update(task, completed=done, total=stream.total,
+                               rate=f"{rate:.1f} img/s")
                     yield from rows
+            _report_listing(stream.ignored, stream.empty_patterns)
 
     def _predictions(self, scored: Any, rule: DecisionRule | None, top_k: int
                      ) -> list[Prediction]:

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from artkit.console import err_console, print_table, set_quiet
+from artkit.console import console, err_console, print_table, set_quiet
 from artkit.contracts import OptionSpec
 from artkit.errors import ArtkitError
 
@@ -75,6 +75,15 @@ def new_app(help: str) -> typer.Typer:
 
 def print_metrics(title: str, metrics: dict[str, Any]) -> None:
     print_table(title, [{"metric": k, "value": v} for k, v in metrics.items()])
+
+
+def print_report_hint(target: Any, *extra: str) -> None:
+    """The last line of train, evaluate, predict and detect: the command that makes the
+    HTML report of what they wrote."""
+    from artkit.api.report import report_command
+
+    console.print(f"report: {report_command(target, *extra)}", highlight=False, markup=False,
+                  soft_wrap=True)  # one line to copy, however narrow the terminal
 
 
 def typer_parameter(spec: OptionSpec) -> inspect.Parameter:

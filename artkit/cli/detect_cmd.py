@@ -17,7 +17,7 @@ import typer
 from artkit import plugins
 from artkit.api.detect import Detection
 from artkit.api.engine import Engine
-from artkit.cli.common import apply_quiet, print_metrics, typer_parameter
+from artkit.cli.common import apply_quiet, print_metrics, print_report_hint, typer_parameter
 from artkit.cli.engine import EngineOption, RayAddressOption
 from artkit.console import console, info, print_table, warn
 from artkit.contracts import Detections, OptionSpec
@@ -176,6 +176,7 @@ def detect_command(
     run_detect(inputs, model, method, class_name, threshold, output, save_vis, gt,
                sweep_threshold, batch_size, device, options, engine=engine,
                ray_address=ray_address)
+    print_report_hint(output.with_suffix(".json"), *(["--gt", str(gt)] if gt else []))
 
 
 def _with_method_options(command):

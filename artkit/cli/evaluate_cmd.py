@@ -8,7 +8,13 @@ from typing import Annotated
 
 import typer
 
-from artkit.cli.common import DataOption, FormatOption, QuietOption, apply_quiet
+from artkit.cli.common import (
+    DataOption,
+    FormatOption,
+    QuietOption,
+    apply_quiet,
+    print_report_hint,
+)
 from artkit.cli.results import print_eval_result
 from artkit.console import console, print_table
 
@@ -28,6 +34,7 @@ def evaluate_command(
     result = chosen.evaluate(data=data, format=format)
     where = f"--data {data}" if data else "test split"
     print_eval_result(f"{chosen.config.model} — {where} ({chosen.dir})", result)
+    print_report_hint(chosen.dir)
 
 
 def runs_command(

@@ -13,6 +13,7 @@ import typer
 
 from artkit import __version__
 from artkit.cli.common import QuietOption, new_app, report_error
+from artkit.cli.noise import filter_stderr
 from artkit.console import set_quiet
 
 COMMAND_MODULES = [
@@ -25,6 +26,7 @@ COMMAND_MODULES = [
     "artkit.cli.predict_cmd",
     "artkit.cli.benchmark_cmd",
     "artkit.cli.thresholds_cmd",
+    "artkit.cli.report_cmd",
 ]
 
 def _version(value: bool) -> None:
@@ -58,6 +60,7 @@ app = build_app()
 
 def run() -> None:
     """Console-script entry point."""
+    filter_stderr()
     try:
         app()
     except Exception as exc:  # errors raised while building the CLI itself

@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 import typer
 
-from artkit.api.model import Prediction, as_expanded
-from artkit.cli.common import QuietOption, apply_quiet
+from artkit.api.model import Prediction
+from artkit.cli.common import QuietOption, apply_quiet, print_report_hint
 from artkit.cli.engine import EngineOption, RayAddressOption
 from artkit.console import console, info, print_table, warn
 from artkit.errors import ArtkitError
@@ -68,7 +68,7 @@ def predict_command(
 ) -> None:
     """Score images with an exported model: top-k labels, or labels above threshold."""
     import artkit
-    from artkit.runtime.inputs import ExpandedInputs
+    from artkit.runtime.inputs import InputStream
     from artkit.runtime.writers import open_writer
 
     apply_quiet(quiet)
@@ -78,17 +78,15 @@ def predict_command(
     loaded = artkit.load(model, device=device)
     card = loaded.card
     rule = loaded.decision(threshold, min_labels, max_labels)
-    expanded = as_expanded(inputs)
     writer = None
     if output is not None:
         header = {"model": str(model), "artkit_model": card.model, "task": card.task,
                   "labels": card.labels, "decision": rule.to_json() if rule else None}
         writer = open_writer(output, card.labels, header, resume)
-    paths = [p for p in expanded.paths if writer is None or str(p) not in writer.done]
-    if writer is not None and writer.done:
-        info(f"resuming: {len(expanded.paths) - len(paths)} files already in {output}")
-    info(f"{len(paths)} images, {card.model} ({card.task}, {len(card.labels)} "
-         f"labels) on {loaded.provider}; ready in {time.perf_counter() - started:.2f} s")
+    # listed on a thread: scoring starts before a large tree has been walked
+    stream = InputStream.listing(inputs, exclude=writer.done if writer is not None else ())
+    info(f"{card.model} ({card.task}, {len(card.labels)} labels) on {loaded.provider}; "
+         f"ready in {time.perf_counter() - started:.2f} s")
 
     shown: list[dict[str, str]] = []
     failures: list[Prediction] = []
@@ -96,7 +94,7 @@ def predict_command(
     began = time.perf_counter()
     try:
         batch: list[Prediction] = []
-        for prediction in loaded.predict(ExpandedInputs(paths=paths), batch_size=batch_size,
+        for prediction in loaded.predict(stream, batch_size=batch_size,
                                          workers=workers, top_k=top_k, decision=rule,
                                          engine=engine, ray_address=ray_address):
             batch.append(prediction)
@@ -119,8 +117,10 @@ def predict_command(
                 warn(f"interrupted: the results so far are in {writer.path}; rerun with "
                      "--resume to continue")
     seconds = time.perf_counter() - began
+    if stream.excluded:
+        info(f"resumed: {stream.excluded} files already in {output}")
     if shown:
-        more = len(paths) - len(shown)
+        more = n_ok + len(failures) - len(shown)
         title = f"predictions ({card.model})" + (f", first {len(shown)}" if more else "")
         print_table(title, shown)
     console.print(f"{n_ok} images scored in {seconds:.1f} s ({n_ok / max(seconds, 1e-9):.1f} "
@@ -131,6 +131,8 @@ def predict_command(
     if len(failures) > SHOW_FAILURES:
         console.print(f"  ... and {len(failures) - SHOW_FAILURES} more"
                       + (f" (all listed in {output})" if output else ""))
+    if output is not None:
+        print_report_hint(output)
     if strict and failures:
         raise typer.Exit(1)
 

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from artkit import plugins
-from artkit.cli.common import apply_quiet, new_app, typer_parameter
+from artkit.cli.common import apply_quiet, new_app, print_report_hint, typer_parameter
 from artkit.cli.results import print_eval_result
 from artkit.contracts import OptionSpec
 from artkit.data.splits import TEST_FRACTION, VAL_FRACTION
@@ -68,6 +68,7 @@ def make_train_command(model: Any):
         core = {k: values.pop(k) for k in list(values) if k in core_names}
         run = artkit.train(model.name, **core, **values)
         print_eval_result(f"{model.name} — test split ({run.dir})", run.result())
+        print_report_hint(run.dir)
 
     doc = f"{model.description}\n\nTasks: {', '.join(model.tasks)}."
     return build_command(list(CORE_OPTIONS) + list(model.options), body, doc)

@@ -1,15 +1,23 @@
 """Robust image decoding in one place: every part of artkit turns a file into RGB here.
 
-Pillow reads the header first (cheap) so that a non-image, an empty file or a
-decompression bomb is refused before any pixel is decoded; OpenCV then decodes the pixels
-(faster than Pillow for JPEG and PNG) with EXIF orientation applied. Formats OpenCV cannot
-decode, and modes it would get wrong, go through Pillow. Whatever the source
-(grayscale, RGBA, palette, 16-bit, CMYK), the result is an 8-bit RGB array.
+Each file is read once. Pillow parses the header from those bytes (cheap) so that a
+non-image, an empty file or a decompression bomb is refused before any pixel is decoded;
+OpenCV then decodes the pixels of plain 8-bit JPEGs (faster than Pillow) with EXIF
+orientation applied. Everything else (PNG, whose corrupt files make OpenCV's libpng print
+to stderr; odd modes such as 16-bit, CMYK, palette with transparency) goes through Pillow.
+Whatever the source, the result is an 8-bit RGB array.
+
+A caller that will shrink the image anyway (to a network's input size) passes `min_size`:
+a JPEG much larger than that is then decoded in the DCT domain at 1/2, 1/4 or 1/8 scale
+(OpenCV's ``IMREAD_REDUCED_*``), never below `min_size`, and :func:`load_resized` finishes
+with the same area resize as before. Training, predict and detect all load through it, so
+they see the same pixels.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from pathlib import Path
 
@@ -21,6 +29,8 @@ from artkit.errors import ImageDecodeError
 
 #: Refuse images with more pixels than this (about a 16k x 16k photo), before decoding.
 MAX_PIXELS = 260_000_000
+
+EXIF_ORIENTATION = 0x0112
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 
@@ -74,17 +84,46 @@ def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
         raise ImageDecodeError(f"corrupt image: {reason}", path) from None
 
 
-def decode_bytes(data: bytes, path: str | Path = "<bytes>") -> np.ndarray:
-    """Decode encoded image bytes into an (H, W, 3) uint8 RGB array."""
-    path = Path(path)
+#: DCT-domain scale factors OpenCV's JPEG decoder offers, largest first.
+REDUCED_FLAGS = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
+                 (2, cv2.IMREAD_REDUCED_COLOR_2), (1, cv2.IMREAD_COLOR))
+
+
+def reduction(size: tuple[int, int], min_size: tuple[int, int] | None) -> tuple[int, int]:
+    """(factor, OpenCV flag): the largest JPEG scale-down that keeps both sides of an image
+    of `size` (any orientation) at least as large as `min_size` (any orientation)."""
+    if min_size is None:
+        return 1, cv2.IMREAD_COLOR
+    short, long = sorted(size)
+    want_short, want_long = sorted(min_size)
+    for factor, flag in REDUCED_FLAGS:
+        if short // factor >= want_short and long // factor >= want_long:
+            return factor, flag
+    return 1, cv2.IMREAD_COLOR
+
+
+def _decode(data: bytes, path: Path, min_size: tuple[int, int] | None
+            ) -> tuple[np.ndarray, tuple[int, int]]:
+    """(RGB array, full-resolution (height, width) after EXIF orientation)."""
     image = _header(data, path)
-    # OpenCV is the fast path for plain 8-bit RGB/gray JPEG and PNG.
-    if image.format in ("JPEG", "PNG") and image.mode in ("RGB", "L"):
-        buffer = np.frombuffer(data, dtype=np.uint8)
-        bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
-        if bgr is not None and _complete(image):
-            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    return _decode_with_pillow(image, path)
+    # OpenCV is the fast path for plain 8-bit RGB/gray JPEG.
+    if image.format == "JPEG" and image.mode in ("RGB", "L") and _complete(image):
+        _, flag = reduction(image.size, min_size)
+        bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
+        if bgr is not None:
+            width, height = image.size
+            if image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
+                width, height = height, width  # OpenCV applied the rotation too
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (height, width)
+    array = _decode_with_pillow(image, path)
+    return array, (int(array.shape[0]), int(array.shape[1]))
+
+
+def decode_bytes(data: bytes, path: str | Path = "<bytes>",
+                 min_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode encoded image bytes into an (H, W, 3) uint8 RGB array (at a reduced scale
+    that still covers `min_size`, for a large JPEG, when it is given)."""
+    return _decode(data, Path(path), min_size)[0]
 
 
 def _complete(image: Image.Image) -> bool:
@@ -105,21 +144,47 @@ def _jpeg_has_end_marker(image: Image.Image) -> bool:
     return tail == b"\xff\xd9"
 
 
-def decode_image(path: str | Path) -> np.ndarray:
-    """Read and decode an image file into an (H, W, 3) uint8 RGB array.
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, or an ImageDecodeError saying why they cannot be read."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise ImageDecodeError(f"dangling symbolic link (to {os.readlink(path)})",
+                                   path) from None
+        raise ImageDecodeError("file not found", path) from None
+    except IsADirectoryError:
+        raise ImageDecodeError("is a folder, not an image", path) from None
+    except PermissionError:
+        raise ImageDecodeError("cannot read file: permission denied", path) from None
+    except OSError as exc:
+        raise ImageDecodeError(f"cannot read file: {exc.strerror or exc}", path) from None
+
+
+def decode_image(path: str | Path, min_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Read and decode an image file into an (H, W, 3) uint8 RGB array; with `min_size`,
+    possibly at a reduced scale that still covers it (see the module docstring).
 
     Raises :class:`ImageDecodeError` naming the file and the reason for anything that is
     not a readable image."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ImageDecodeError("file not found", path) from None
-    except IsADirectoryError:
-        raise ImageDecodeError("is a folder, not an image", path) from None
-    except OSError as exc:
-        raise ImageDecodeError(f"cannot read file: {exc.strerror or exc}", path) from None
-    return decode_bytes(data, path)
+    return decode_bytes(read_bytes(path), path, min_size)
+
+
+def read_image(path: str | Path, min_size: tuple[int, int] | None = None
+               ) -> tuple[np.ndarray, tuple[int, int]]:
+    """:func:`decode_image`, plus the image's full-resolution (height, width) (which a
+    reduced-scale decode does not show)."""
+    path = Path(path)
+    return _decode(read_bytes(path), path, min_size)
+
+
+def load_resized(path: str | Path, size: tuple[int, int]
+                 ) -> tuple[np.ndarray, tuple[int, int]]:
+    """The image resized to (height, width) `size`, and its full-resolution (height,
+    width): the one way artkit prepares an image for a network."""
+    image, original = read_image(path, size)
+    return resize_to(image, size), original
 
 
 def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

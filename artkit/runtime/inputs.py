@@ -1,27 +1,38 @@
-"""Turn the INPUTS of a batch command into an ordered list of image paths.
+"""Turn the INPUTS of a batch command into a stream of image paths, in a stable order.
 
 An input may be a file, a folder (searched recursively), a glob pattern (``photos/*.jpg``,
 ``**`` allowed) or a ``.txt`` file that lists one path per line (blank lines and ``#``
 comments ignored; relative lines are relative to the list file's folder). The result keeps
-the order of the inputs; inside a folder or a glob, paths are sorted so two runs agree.
+the order of the inputs; inside a folder, entries are visited depth first in name order,
+which is the order of sorting the full paths, so two runs agree.
 
-Folders and globs contribute only files with an image suffix (hidden files and sidecar
-files such as ``.txt`` or ``.json`` are ignored and counted); a file named explicitly is
-always kept, so that a broken or mis-named image is reported by the decoder, not dropped
-silently. A named path that does not exist is kept too and fails as "file not found".
+Folders and globs contribute only entries with an image suffix (hidden files and sidecar
+files such as ``.txt`` or ``.json`` are ignored and counted). Some entries with an image
+suffix are not readable images, and they are kept so that the decoder reports them as
+skipped, never dropped silently: a dangling symbolic link, a folder named like an image
+(whose contents are searched too), a file without read permission. A file named
+explicitly is always kept; a named path that does not exist fails as "file not found".
+
+:class:`InputStream` lists on a background thread: the first batch starts while a tree of
+100,000 files is still being walked, and ``total`` is known as soon as the walk ends.
 """
 
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
+import os
+import queue
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from artkit.console import warn
 from artkit.data.decode import is_image_path
 from artkit.errors import ArtkitError
 
 GLOB_CHARS = frozenset("*?[")
+_DONE = object()
 
 
 @dataclass
@@ -33,64 +44,161 @@ class ExpandedInputs:
     """Glob patterns or folders that gave no image."""
 
 
-def _is_hidden(path: Path, root: Path) -> bool:
+@dataclass
+class _Counts:
+    ignored: int = 0
+    empty_patterns: list[str] = field(default_factory=list)
+
+
+def _walk(root: Path, counts: _Counts) -> Iterator[Path]:
+    """Image entries below `root`, depth first, each folder's entries in name order.
+
+    Hidden entries are counted as ignored and not descended into; symbolic links to
+    folders are not followed (no loops)."""
     try:
-        parts = path.relative_to(root).parts
-    except ValueError:
-        parts = path.parts
-    return any(part.startswith(".") for part in parts)
+        with os.scandir(root) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
+    except OSError as exc:
+        warn(f"{root}: cannot list this folder ({exc.strerror or exc}); skipped")
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.name.startswith("."):
+            counts.ignored += 1
+            continue
+        if is_image_path(path):
+            yield path  # files, dangling links and folders named like images alike
+        elif not entry.is_dir():
+            counts.ignored += 1
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(path, counts)
 
 
-def _add_many(found: list[Path], root: Path | None, result: ExpandedInputs,
-              origin: str) -> None:
+def _many(found: Iterator[Path], origin: str, counts: _Counts) -> Iterator[Path]:
     kept = 0
-    for path in sorted(found):
-        if not path.is_file():
-            continue
-        if (root is not None and _is_hidden(path, root)) or not is_image_path(path):
-            result.ignored += 1
-            continue
-        result.paths.append(path)
+    for path in found:
         kept += 1
+        yield path
     if kept == 0:
-        result.empty_patterns.append(origin)
+        counts.empty_patterns.append(origin)
 
 
-def _read_list(list_file: Path, result: ExpandedInputs, depth: int) -> None:
+def _glob(pattern: Path, counts: _Counts) -> Iterator[Path]:
+    for text in sorted(glob.glob(str(pattern), recursive=True)):
+        path = Path(text)
+        if is_image_path(path):
+            yield path
+        elif path.is_file():
+            counts.ignored += 1
+
+
+def _read_list(list_file: Path, counts: _Counts, depth: int) -> Iterator[Path]:
     try:
         lines = list_file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ArtkitError(f"cannot read the list of inputs: {exc}", list_file) from None
-    entries = [line.strip() for line in lines]
-    entries = [e for e in entries if e and not e.startswith("#")]
-    for entry in entries:
+    for line in lines:
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
         candidate = Path(entry).expanduser()
         if not candidate.is_absolute():
             candidate = list_file.parent / candidate
-        _expand_one(str(candidate), result, depth + 1)
+        yield from _expand_one(str(candidate), counts, depth + 1)
 
 
-def _expand_one(text: str, result: ExpandedInputs, depth: int) -> None:
+def _expand_one(text: str, counts: _Counts, depth: int) -> Iterator[Path]:
     path = Path(text).expanduser()
     if path.is_dir():
-        _add_many(list(path.rglob("*")), path, result, text)
+        yield from _many(_walk(path, counts), text, counts)
     elif path.is_file() and path.suffix.lower() == ".txt":
         if depth > 0:
             raise ArtkitError("a list file may not name another list file", path)
-        _read_list(path, result, depth)
-    elif not path.exists() and GLOB_CHARS & set(text):
-        _add_many([Path(p) for p in glob.glob(str(path), recursive=True)], None, result, text)
+        yield from _read_list(path, counts, depth)
+    elif not path.exists() and not path.is_symlink() and GLOB_CHARS & set(text):
+        yield from _many(_glob(path, counts), text, counts)
     else:
-        result.paths.append(path)
+        yield path
 
 
-def expand_inputs(inputs: Sequence[str | Path]) -> ExpandedInputs:
-    """Paths of every image the inputs name, in input order. Raises if there are none."""
-    result = ExpandedInputs()
+def iter_inputs(inputs: Sequence[str | Path], counts: _Counts | None = None
+                ) -> Iterator[Path]:
+    """Every image path the inputs name, in input order, lazily. Raises if there are none."""
+    counts = counts if counts is not None else _Counts()
+    found = 0
     for item in inputs:
-        _expand_one(str(item), result, depth=0)
-    if not result.paths:
+        for path in _expand_one(str(item), counts, depth=0):
+            found += 1
+            yield path
+    if not found:
         named = ", ".join(str(i) for i in inputs) or "(nothing)"
         raise ArtkitError(f"no images found in {named}",
                           hint="give image files, folders, glob patterns or a .txt list")
-    return result
+
+
+def expand_inputs(inputs: Sequence[str | Path]) -> ExpandedInputs:
+    """All of :func:`iter_inputs` at once, with what was ignored."""
+    counts = _Counts()
+    paths = list(iter_inputs(inputs, counts))
+    return ExpandedInputs(paths, counts.ignored, counts.empty_patterns)
+
+
+class InputStream:
+    """Image paths listed on a background thread while they are consumed.
+
+    Iterate once. `total` is the number of paths to process (after `exclude`, e.g. the
+    rows a resumed output already holds), None until the listing ends; `excluded` counts
+    those left out; `ignored` and `empty_patterns` are complete at the end too."""
+
+    def __init__(self, source: Callable[[_Counts], Iterator[Path]],
+                 exclude: Collection[str] = ()):
+        self.exclude = exclude
+        self.counts = _Counts()
+        self.total: int | None = None
+        self.excluded = 0
+        self._queue: queue.Queue = queue.Queue()
+        threading.Thread(target=self._list, args=(source,), name="artkit-list",
+                         daemon=True).start()
+
+    @classmethod
+    def listing(cls, inputs: Sequence[str | Path] | str | Path,
+                exclude: Collection[str] = ()) -> InputStream:
+        """The paths INPUTS name (files, folders, globs, lists), as :func:`iter_inputs`."""
+        items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+        return cls(lambda counts: iter_inputs(items, counts), exclude)
+
+    @classmethod
+    def of(cls, paths: Sequence[Path]) -> InputStream:
+        """Exactly these paths (already listed: nothing is walked or expanded)."""
+        return cls(lambda counts: iter(Path(p) for p in paths))
+
+    def _list(self, source: Callable[[_Counts], Iterator[Path]]) -> None:
+        listed = 0
+        try:
+            for path in source(self.counts):
+                if self.exclude and str(path) in self.exclude:
+                    self.excluded += 1
+                    continue
+                listed += 1
+                self._queue.put(path)
+            self.total = listed
+            self._queue.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._queue.put(exc)
+
+    @property
+    def ignored(self) -> int:
+        return self.counts.ignored
+
+    @property
+    def empty_patterns(self) -> list[str]:
+        return self.counts.empty_patterns
+
+    def __iter__(self) -> Iterator[Path]:
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item

@@ -18,8 +18,9 @@ and nothing has to be pickled between processes.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,46 +79,57 @@ def _load_one(load: Loader, path: Path) -> tuple[Any, Size] | str:
         return f"{type(exc).__name__}: {exc}"
 
 
-def iter_batches(paths: Sequence[Path], load: Loader, batch_size: int = 32,
+def _chunks(paths: Iterable[Path], size: int) -> Iterator[tuple[range, list[Path]]]:
+    """Consecutive (input positions, paths) chunks of `size`, pulled lazily."""
+    iterator, start = iter(paths), 0
+    while chunk := [Path(p) for p in itertools.islice(iterator, size)]:
+        yield range(start, start + len(chunk)), chunk
+        start += len(chunk)
+
+
+def iter_batches(paths: Iterable[Path], load: Loader, batch_size: int = 32,
                  workers: int = 2, prefetch: int = 2,
                  collate: Callable[[list[Any]], Any] = stack_float32) -> Iterator[Batch]:
-    """Batches of loaded `paths`, in order, loading ahead of the consumer."""
+    """Batches of loaded `paths` (any iterable, pulled as needed), in order, loading ahead
+    of the consumer."""
     if batch_size < 1 or workers < 1 or prefetch < 0:
         raise ArtkitError("batch size and workers must be at least 1")
-    spans = (range(s, min(s + batch_size, len(paths))) for s in range(0, len(paths),
-                                                                      batch_size))
+    chunks = _chunks(paths, batch_size)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artkit-load")
-    pending: deque[tuple[range, list[Future]]] = deque()
+    pending: deque[tuple[range, list[Path], list[Future]]] = deque()
 
-    def submit(span: range) -> None:
-        pending.append((span, [pool.submit(_load_one, load, Path(paths[i])) for i in span]))
+    def submit(chunk: tuple[range, list[Path]]) -> None:
+        span, chunk_paths = chunk
+        pending.append((span, chunk_paths, [pool.submit(_load_one, load, p)
+                                            for p in chunk_paths]))
 
     try:
-        for _, span in zip(range(prefetch + 1), spans, strict=False):
-            submit(span)
+        for chunk in itertools.islice(chunks, prefetch + 1):
+            submit(chunk)
         while pending:
-            span, futures = pending.popleft()
+            span, chunk_paths, futures = pending.popleft()
             results = [f.result() for f in futures]
-            following = next(spans, None)
+            following = next(chunks, None)
             if following is not None:
                 submit(following)
-            yield _assemble(span, results, paths, collate)
+            yield _assemble(span, chunk_paths, results, collate)
     finally:
-        for _, futures in pending:
+        for _, _, futures in pending:
             for future in futures:
                 future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _assemble(span: range, results: list[Any], paths: Sequence[Path],
+def _assemble(span: range, paths: list[Path], results: list[Any],
               collate: Callable[[list[Any]], Any]) -> Batch:
-    indices, items, sizes, failures = [], [], [], []
-    for index, result in zip(span, results, strict=True):
+    indices, loaded, items, sizes, failures = [], [], [], [], []
+    for index, path, result in zip(span, paths, results, strict=True):
         if isinstance(result, str):
-            failures.append(Failure(index, Path(paths[index]), result))
+            failures.append(Failure(index, path, result))
         else:
             indices.append(index)
+            loaded.append(path)
             items.append(result[0])
             sizes.append(result[1])
-    return Batch(span=span, indices=indices, paths=[Path(paths[i]) for i in indices],
+    return Batch(span=span, indices=indices, paths=loaded,
                  items=collate(items) if items else None, sizes=sizes, failures=failures)

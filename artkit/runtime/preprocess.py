@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from artkit.data.decode import decode_image, resize_to
+from artkit.data.decode import decode_image, load_resized
 from artkit.errors import ArtkitError
 from artkit.model_card import ModelCard
 from artkit.runtime.pipeline import Loader, Size
@@ -30,9 +30,7 @@ def image_loader(size: Size) -> Loader:
     """Decode, then resize to (height, width); uint8 RGB out (the batch turns it to float)."""
 
     def load(path: Path) -> tuple[np.ndarray, Size]:
-        image = decode_image(path)
-        original = (int(image.shape[0]), int(image.shape[1]))
-        return resize_to(image, size), original
+        return load_resized(path, size)
 
     return load
 

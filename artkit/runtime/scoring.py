@@ -7,7 +7,7 @@ descriptor extraction of the next batch still overlaps with them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ class Scored:
     """The batch's load failures (files that did not decode)."""
 
 
-def score_batches(session: Any, card: ModelCard, paths: Sequence[Path],
+def score_batches(session: Any, card: ModelCard, paths: Iterable[Path],
                   batch_size: int = 32, workers: int = 2,
                   outputs: Sequence[str] = ("scores",)) -> Iterator[Scored]:
     """Yield each batch of `paths` with the requested outputs of `session`, in input order."""

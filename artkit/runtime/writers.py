@@ -15,6 +15,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,12 +28,70 @@ FIXED_COLUMNS = ["path", "status", "error", "prediction"]
 FORMATS = (".csv", ".json", ".jsonl")
 
 
-def _cut_torn_tail(path: Path) -> None:
-    """Drop a last line without its newline (the row an interruption was writing)."""
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
+def _cut_torn_tail(path: Path, chunk: int = 1 << 16) -> None:
+    """Drop a last line without its newline (the row an interruption was writing),
+    reading the file backwards from its end (memory stays flat for large outputs)."""
+    with path.open("r+b") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        position = end
+        while position > 0:
+            start = max(0, position - chunk)
+            handle.seek(start)
+            data = handle.read(position - start)
+            if position == end and data.endswith(b"\n"):
+                return
+            newline = data.rfind(b"\n")
+            if newline >= 0:
+                handle.truncate(start + newline + 1)
+                return
+            position = start
+        handle.truncate(0)
+
+
+RESUME_HINT = "the rows written so far are whole; fix this and rerun with --resume"
+
+
+@contextmanager
+def _writing(path: Path, hint: str | None = RESUME_HINT) -> Iterator[None]:
+    """OSErrors (a read-only folder, a full disk) as one line naming the file."""
+    try:
+        yield
+    except OSError as exc:
+        raise ArtkitError(f"cannot write: {exc.strerror or exc}", path, hint=hint) from None
+
+
+def _make_folder(output: Path) -> None:
+    """The output's folder, or a one-line error saying why it cannot exist."""
+    for ancestor in output.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise ArtkitError(f"cannot write: {ancestor} is a file, not a folder", output)
+            break
+    with _writing(output, hint=None):
+        output.parent.mkdir(parents=True, exist_ok=True)
+
+
+class OutputLock:
+    """An exclusive lock on ``<output>.lock``: a second predict writing the same file is
+    refused instead of interleaving its rows with the first one's."""
+
+    def __init__(self, output: Path):
+        import fcntl
+
+        self.path = output.with_name(output.name + ".lock")
+        _make_folder(output)
+        with _writing(output, hint=None):
+            self.handle = self.path.open("a")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise ArtkitError("another artkit predict is writing this file", output,
+                              hint="wait for it, or choose another --output") from None
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.handle.close()  # closing releases the lock
 
 
 class ResultWriter:
@@ -43,12 +103,31 @@ class ResultWriter:
         self.header = header
         self.done: set[str] = set()
         self.handle: IO[str]
+        self.lock: OutputLock | None = None
 
     def write(self, rows: list[Prediction]) -> None:
+        with _writing(self.path):
+            self._write(rows)
+            self.handle.flush()
+
+    def _write(self, rows: list[Prediction]) -> None:
         raise NotImplementedError
 
     def close(self, finished: bool) -> None:
-        self.handle.close()
+        """Close the file (whole rows only, whatever happened) and release the lock."""
+        try:
+            self._close(finished)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def _close(self, finished: bool) -> None:
+        try:
+            self.handle.close()
+        except OSError:  # the failed write is reported already
+            pass
+        if self.path.exists():
+            _cut_torn_tail(self.path)
 
 
 class JsonlWriter(ResultWriter):
@@ -68,10 +147,9 @@ class JsonlWriter(ResultWriter):
         else:
             self.handle = path.open("w", encoding="utf-8")
 
-    def write(self, rows: list[Prediction]) -> None:
+    def _write(self, rows: list[Prediction]) -> None:
         for row in rows:
             self.handle.write(json.dumps(row.to_dict()) + "\n")
-        self.handle.flush()
 
 
 class CsvWriter(ResultWriter):
@@ -96,7 +174,7 @@ class CsvWriter(ResultWriter):
             self.writer = csv.writer(self.handle)
             self.writer.writerow(self.columns)
 
-    def write(self, rows: list[Prediction]) -> None:
+    def _write(self, rows: list[Prediction]) -> None:
         for row in rows:
             prediction = (";".join(row.labels) if row.multilabel else row.label) if row.ok \
                 else ""
@@ -104,7 +182,6 @@ class CsvWriter(ResultWriter):
                 [""] * len(self.labels)
             self.writer.writerow([str(row.path), row.status, row.error or "", prediction or "",
                                   *values])
-        self.handle.flush()
 
 
 class JsonWriter(JsonlWriter):
@@ -118,15 +195,17 @@ class JsonWriter(JsonlWriter):
                 results = json.loads(path.read_text(encoding="utf-8"))["results"]
             except (json.JSONDecodeError, KeyError, TypeError):
                 raise ArtkitError("not a prediction file; cannot resume into it", path) from None
-            partial.write_text("".join(json.dumps(r) + "\n" for r in results), encoding="utf-8")
+            with _writing(partial):
+                partial.write_text("".join(json.dumps(r) + "\n" for r in results),
+                                   encoding="utf-8")
         super().__init__(partial, labels, header, resume)
 
-    def close(self, finished: bool) -> None:
-        super().close(finished)
+    def _close(self, finished: bool) -> None:
+        super()._close(finished)
         if not finished:
             return
-        with atomic_path(self.final) as tmp, tmp.open("w", encoding="utf-8") as out, \
-                self.path.open(encoding="utf-8") as rows:
+        with _writing(self.final), atomic_path(self.final) as tmp, \
+                tmp.open("w", encoding="utf-8") as out, self.path.open(encoding="utf-8") as rows:
             out.write(json.dumps(self.header, indent=1)[:-2] + ',\n "results": [\n')
             for number, line in enumerate(rows):
                 out.write((",\n" if number else "") + "  " + line.rstrip("\n"))
@@ -142,4 +221,12 @@ def open_writer(path: Path, labels: list[str], header: dict[str, Any],
     if suffix not in writers:
         raise ArtkitError(f"unknown output format '{suffix or path.name}'", path,
                           hint="use .csv, .json or .jsonl")
-    return writers[suffix](path, labels, header, resume)
+    lock = OutputLock(path)
+    try:
+        with _writing(path, hint=None):
+            writer = writers[suffix](path, labels, header, resume)
+    except BaseException:
+        lock.release()
+        raise
+    writer.lock = lock
+    return writer

@@ -1,8 +1,8 @@
 """The tf.data input pipeline: parallel decode and resize, cache, shuffle, augment, batch,
 prefetch, so the training step never waits on image files.
 
-Decoding goes through :func:`artkit.data.decode.decode_image` and
-:func:`artkit.data.decode.resize_to` (wrapped in ``tf.numpy_function``), so a network sees
+Decoding goes through :func:`artkit.data.decode.load_resized` (wrapped in
+``tf.numpy_function``), so a network sees
 exactly the pixels every other part of artkit sees. Images that do not decode are dropped
 from the pipeline and listed in `skipped`, so one broken file does not end a training.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artkit.data.decode import decode_image, resize_to
+from artkit.data.decode import load_resized
 from artkit.errors import ImageDecodeError
 
 #: Decoded training images up to this many bytes are cached in memory; beyond, on disk.
@@ -35,7 +35,7 @@ class SkippedImages:
 def _decoder(size: int, skipped: SkippedImages):
     def decode(path: bytes) -> tuple[np.ndarray, np.bool_]:
         try:
-            image = resize_to(decode_image(path.decode("utf-8")), (size, size))
+            image, _ = load_resized(path.decode("utf-8"), (size, size))
             return image, np.bool_(True)
         except ImageDecodeError as exc:
             skipped.add(path.decode("utf-8"), exc.message)
@@ -108,7 +108,7 @@ def save_augmented_examples(paths: Sequence[Path], size: int, out_dir: Path) -> 
     written = 0
     for number, path in enumerate(paths):
         try:
-            image = resize_to(decode_image(path), (size, size))
+            image, _ = load_resized(path, (size, size))
         except ImageDecodeError:
             continue
         augmented = random_augment(tf.constant(image, tf.float32)).numpy()
@@ -128,7 +128,7 @@ def iter_image_batches(paths: Sequence[Path], size: int, batch_size: int, worker
     from concurrent.futures import ThreadPoolExecutor
 
     def load(path: Path) -> np.ndarray:
-        return resize_to(decode_image(path), (size, size))
+        return load_resized(path, (size, size))[0]
 
     window = batch_size * 4
     with ThreadPoolExecutor(max_workers=workers) as pool:

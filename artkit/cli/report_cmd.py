@@ -1,0 +1,43 @@
+"""`artkit report TARGET`: one HTML page for a run folder, a predictions file or a boxes file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from artkit.cli.common import QuietOption, apply_quiet
+from artkit.console import console
+
+
+def report_command(
+    target: Annotated[str, typer.Argument(
+        help="A run folder (or MODEL/N), a predictions file from `artkit predict --output` "
+        "(csv, json, jsonl) or a boxes file from `artkit detect` (json, csv).")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="The page to write (default: RUN/report.html, or "
+        "<file>.report.html beside the file).")] = None,
+    gt: Annotated[Path | None, typer.Option(
+        "--gt", help="Boxes file: COCO annotations to draw and score against (default: the "
+        "ones `detect --gt` recorded, if any).")] = None,
+    class_name: Annotated[str | None, typer.Option(
+        "--class", help="Boxes file: the annotated category (default: the boxes' own).")
+    ] = None,
+    thumbnails: Annotated[Literal["auto", "embed", "folder"], typer.Option(
+        "--thumbnails", help="embed them in the page, keep them in a folder beside it "
+        "(<page>_files/), or auto: embedded up to 400 images.")] = "auto",
+    quiet: QuietOption = False,
+) -> None:
+    """Write one HTML page (works offline) to look at results: metrics, curves, confusion
+    matrices and the worst mistakes of a run; a filterable gallery of predictions; photos
+    with their boxes."""
+    import artkit
+
+    apply_quiet(quiet)
+    page = artkit.report(target, output, gt=gt, class_name=class_name, thumbnails=thumbnails)
+    console.print(f"report -> {page}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report_command)
