@@ -183,12 +183,22 @@ def test_sigkill_at_random_points_then_resume_gives_every_input_once(model: Path
     command = [sys.executable, "-m", "artkit", "predict", str(photos), "-m", str(model),
                "-o", str(out), "-b", "8", "--quiet", "--show", "0", "--resume"]
     rng = random.Random(0)
+    kills = 0
     for _ in range(5):
+        target = len(out.read_bytes().splitlines()) + rng.randint(1, 100) if out.exists() \
+            else rng.randint(1, 100)
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 2.5))
-        process.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            if out.exists() and len(out.read_bytes().splitlines()) >= target:
+                break  # killed while it writes: anywhere in a batch, or between two
+            time.sleep(rng.uniform(0.005, 0.03))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
         process.wait()
+    assert kills >= 3  # most runs really were cut short
     assert subprocess.run(command, capture_output=True).returncode == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["path"] for r in rows) == sorted(str(p) for p in photos.iterdir())
