@@ -25,7 +25,7 @@ from artkit.data.decode import decode_image, resize_to
 from artkit.errors import ArtkitError
 from artkit.evaluation import PREDICTIONS_FILE, load_predictions
 from artkit.hookspecs import hookimpl
-from artkit.report import build_report, kind_of
+from artkit.pages import build_report, kind_of
 from artkit.runs import Run
 
 BOW = {"vocab": "12", "cv_folds": 2, "grid_c": "1", "grid_gamma": "scale"}

@@ -11,10 +11,7 @@ from pathlib import Path
 
 from artkit.console import ProgressCallback, reporting
 from artkit.errors import ArtkitError
-
-# Imported at the top, not inside the function: importing the package `artkit.report` for
-# the first time sets the attribute `artkit.report` to the package, over this function.
-from artkit.report import ThumbnailMode, build_report
+from artkit.pages import ThumbnailMode, build_report
 from artkit.runs import Run, resolve_run
 
 

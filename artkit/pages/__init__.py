@@ -3,7 +3,7 @@
 :func:`build_report` looks at the target, builds the page's content (tables, charts,
 thumbnails) and renders it with the jinja2 templates in ``templates/``: one HTML file that
 opens offline, with its script and style inside. Thumbnails are embedded in small reports
-and kept in ``<page>_files/`` beside large ones (:mod:`artkit.report.thumbs`).
+and kept in ``<page>_files/`` beside large ones (:mod:`artkit.pages.thumbs`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from artkit.errors import ArtkitError
-from artkit.report.thumbs import THUMBNAIL_MODES, ThumbnailMode
+from artkit.pages.thumbs import THUMBNAIL_MODES, ThumbnailMode
 
 Kind = Literal["run", "predictions", "boxes"]
 WHAT = "expected a run folder, a predictions file (artkit predict) or a boxes file " \
@@ -33,8 +33,8 @@ def _first_json_item(path: Path) -> object:
 
 def kind_of(target: Path) -> Kind:
     """Which report `target` gets; a one-line error naming it when it is none of the three."""
-    from artkit.report.boxes_report import is_boxes_csv
-    from artkit.report.predictions_report import is_predictions_csv
+    from artkit.pages.boxes_report import is_boxes_csv
+    from artkit.pages.predictions_report import is_predictions_csv
 
     if not target.exists():
         raise ArtkitError("not found", target, hint=WHAT)
@@ -89,14 +89,14 @@ def build_report(target: str | Path, output: str | Path | None = None, *,
         raise ArtkitError("--gt (annotated boxes) goes with a boxes file from artkit detect",
                           target)
     if kind == "run":
-        from artkit.report.run_report import run_report
+        from artkit.pages.run_report import run_report
 
         return run_report(Run(target), page, thumbnails)
     if kind == "predictions":
-        from artkit.report.predictions_report import predictions_report
+        from artkit.pages.predictions_report import predictions_report
 
         return predictions_report(target, page, thumbnails)
-    from artkit.report.boxes_report import boxes_report
+    from artkit.pages.boxes_report import boxes_report
 
     return boxes_report(target, page, Path(gt) if gt is not None else None, class_name,
                         thumbnails)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from artkit.errors import ArtkitError
-from artkit.report.charts import histogram
-from artkit.report.page import Gallery, Table, clean, relative_link, render, resolve
-from artkit.report.thumbs import ThumbnailMode, Thumbnails
+from artkit.pages.charts import histogram
+from artkit.pages.page import Gallery, Table, clean, relative_link, render, resolve
+from artkit.pages.thumbs import ThumbnailMode, Thumbnails
 from artkit.runtime.writers import FIXED_COLUMNS
 
 TOP_SHOWN = 3

@@ -23,9 +23,9 @@ from artkit.errors import ArtkitError
 from artkit.evaluation import PREDICTIONS_FILE, load_predictions, run_dataset
 from artkit.fbeta import fbeta_from_counts, sample_scores
 from artkit.grids import LABEL_THRESHOLD_GRID
-from artkit.report.charts import Chart, line_chart
-from artkit.report.page import Gallery, Table, clean, relative_link, render
-from artkit.report.thumbs import ThumbnailMode, Thumbnails, embed_file
+from artkit.pages.charts import Chart, line_chart
+from artkit.pages.page import Gallery, Table, clean, relative_link, render
+from artkit.pages.thumbs import ThumbnailMode, Thumbnails, embed_file
 from artkit.runs import Run
 
 MAX_MISTAKES = 1000

@@ -26,8 +26,8 @@ from artkit.contracts import Detections
 from artkit.detection_io import CocoTruth, read_coco
 from artkit.errors import ArtkitError
 from artkit.evaluation import evaluator_for
-from artkit.report.page import Gallery, Table, clean, relative_link, render, resolve
-from artkit.report.thumbs import ThumbnailMode, Thumbnails, embed_file
+from artkit.pages.page import Gallery, Table, clean, relative_link, render, resolve
+from artkit.pages.thumbs import ThumbnailMode, Thumbnails, embed_file
 
 CSV_COLUMNS = ["file_name", "image_id", "category_id", "x1", "y1", "x2", "y2", "score"]
 HIT_IOU = 0.5
