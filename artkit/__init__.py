@@ -9,9 +9,13 @@ The same API the ``artkit`` command line is built on::
     for p in model.predict("photos/", batch_size=32):      # streamed, in input order
         print(p.path, p.status, p.labels, p.top)            # p.to_dict() for JSON
 
-    # find paintings in photos of rooms
-    for d in artkit.detect("rooms/", method="frames"):
+    # find paintings in photos of rooms (the bundled detector), crop and recognise them
+    for d in artkit.detect("rooms/", crops="crops/", classify="exported/objects.onnx"):
         print(d.path, d.boxes, d.scores)
+
+    # embeddings, search and near-duplicates with a run's backbone
+    backbone = artkit.export(probe_run, "exported/backbone.onnx", embedding=True).path
+    artkit.duplicates("photos/", model=backbone)
 
     # train, evaluate, tune, export
     run = artkit.train("bow-svm", data="my_collection/", vocab=1000)
@@ -35,10 +39,19 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+src"
 
 from artkit.api.detect import Detection, detect, evaluate_detections  # noqa: E402
-from artkit.api.model import Model, Prediction, load  # noqa: E402
+from artkit.api.embed import (  # noqa: E402
+    build_index,
+    duplicates,
+    embed,
+    read_embeddings,
+    similar,
+    similar_sheet,
+)
+from artkit.api.model import Embedding, Model, Prediction, load  # noqa: E402
+from artkit.api.painting_detector import build_painting_detector  # noqa: E402
 from artkit.api.report import report  # noqa: E402
 from artkit.api.thresholds import ThresholdReport, tune_thresholds  # noqa: E402
-from artkit.api.train import export, get_run, train  # noqa: E402
+from artkit.api.train import cross_validate, export, get_run, train  # noqa: E402
 from artkit.console import Event  # noqa: E402
 from artkit.contracts import EvalResult  # noqa: E402
 from artkit.decision import DecisionRule  # noqa: E402
@@ -55,9 +68,10 @@ from artkit.run_config import RunConfig  # noqa: E402
 from artkit.runs import Run  # noqa: E402
 
 __all__ = [
-    "ArtkitError", "DataError", "DecisionRule", "Detection", "EvalResult", "Event",
-    "ExportResult", "ImageDecodeError", "Model", "ModelCard", "NotArtkitModelError",
-    "PluginError", "Prediction", "Run", "RunConfig", "ThresholdReport", "__version__",
-    "detect", "evaluate_detections", "export", "get_run", "hookimpl", "load", "report",
-    "train", "tune_thresholds",
+    "__version__", "ArtkitError", "DataError", "DecisionRule", "Detection", "Embedding",
+    "EvalResult", "Event", "ExportResult", "ImageDecodeError", "Model", "ModelCard",
+    "NotArtkitModelError", "PluginError", "Prediction", "Run", "RunConfig", "ThresholdReport",
+    "build_index", "build_painting_detector", "cross_validate", "detect", "duplicates", "embed",
+    "evaluate_detections", "export", "get_run", "hookimpl", "load", "read_embeddings", "report",
+    "similar", "similar_sheet", "train", "tune_thresholds",
 ]

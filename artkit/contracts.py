@@ -131,6 +131,9 @@ class EvalResult:
     plots: list[Path] = field(default_factory=list)
     headline: tuple[str, ...] = ()
     """Names of the metrics shown in `artkit runs` and side-by-side comparisons."""
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """95% bootstrap confidence intervals of headline metrics (:mod:`artkit.bootstrap`),
+    saved in metrics.json as ``"intervals": {name: [low, high]}``."""
 
 
 @runtime_checkable
@@ -166,6 +169,9 @@ class Detections:
 
     boxes: np.ndarray  # float32 (n, 4)
     scores: np.ndarray  # float32 (n,)
+    quads: np.ndarray | None = None
+    """Optional float32 (n, 4, 2): each painting's four corners (top-left, top-right,
+    bottom-right, bottom-left) when the method finds outlines; crops are rectified by them."""
 
 
 @runtime_checkable
@@ -177,6 +183,13 @@ class DetectionMethod(Protocol):
     - ``needs_classifier: bool = False``: True when the method scores its proposals with
       the model; it then gets the keyword ``classify`` in :meth:`detect` (see there), and
       like ``needs_cam`` it needs a model (``--model``).
+    - ``default_threshold: float = 0.0``: the minimum score of a reported painting when
+      the user gives no ``--threshold``; :meth:`detect` returns every scored candidate and
+      the core applies the threshold (candidates below it still go to the COCO json).
+
+    The ``threshold`` argument of :meth:`detect` is the CAM threshold (a share of the
+    map's peak, the CAM paper's rule; ``--cam-threshold``), used by methods with
+    ``needs_cam``.
     """
 
     name: str
@@ -225,9 +238,11 @@ OPTIONAL: dict[str, Any] = {
     # ModelPlugin
     "default_data": None,
     "export_onnx": None,
+    "export_embedding_onnx": None,
     "scratch_runs_root": None,
     # DetectionMethod
     "needs_classifier": False,
+    "default_threshold": 0.0,
 }
 """Every optional plugin capability and the value that stands for "the plugin has none"
 (documented in the matching Protocol's docstring and in docs/plugins.md)."""

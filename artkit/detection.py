@@ -102,10 +102,15 @@ def latest_cam_export(folder: Path = Path("exported"), model: str = "vgg19-cam")
 
 
 def default_cam_model(model: str = "vgg19-cam") -> tuple[Path, str]:
-    """The CAM model `detect` uses without --model, and a sentence saying where it is from:
-    the latest export of `model`, else a fresh export of its most recent finished run."""
+    """The model `detect` uses without --model, and a sentence saying where it is from: the
+    bundled painting detector (artkit/bundled), else the latest export of `model`, else a
+    fresh export of its most recent finished run."""
+    from artkit.bundled import painting_detector
     from artkit.runs import resolve_run
 
+    bundled = painting_detector()
+    if bundled is not None:
+        return bundled, f"the bundled painting detector ({bundled.name}, docs/detection.md)"
     path = latest_cam_export(model=model)
     if path is not None:
         return path, f"the most recent {model} export, {path}"
@@ -186,8 +191,11 @@ def detect_photos(paths: Sequence[Path], method: Any, thresholds: Sequence[float
                 for threshold in thresholds:
                     found = method.detect(work, cam if method.needs_cam else None, threshold,
                                           **options)
+                    quads = found.quads
                     photo.detections[threshold] = Detections(
                         (np.asarray(found.boxes, np.float32) / photo.scale).reshape(-1, 4),
-                        np.asarray(found.scores, np.float32).reshape(-1))
+                        np.asarray(found.scores, np.float32).reshape(-1),
+                        None if quads is None
+                        else (np.asarray(quads, np.float32) / photo.scale).reshape(-1, 4, 2))
                 photos.append(photo)
         yield photos, batch.failures

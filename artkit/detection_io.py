@@ -213,30 +213,45 @@ def read_coco_results(path: str | Path, truth: CocoTruth) -> dict[int, Detection
                           np.array([s for _, s in r], np.float32)) for i, r in rows.items()}
 
 
-def coco_results(items: list[tuple[int, str, Detections]], category_id: int
+def coco_results(items: list[tuple[int, str, Detections]], category_id: int,
+                 extras: list[dict[int, dict[str, Any]]] | None = None
                  ) -> list[dict[str, Any]]:
-    """COCO results rows for (image id, file name, detections) triples."""
+    """COCO results rows for (image id, file name, detections) triples; `extras`, one dict
+    per triple, adds fields to the row of the box at that position (e.g. ``reported``,
+    ``label``, ``crop``)."""
     rows = []
-    for image_id, file_name, detections in items:
-        for (x1, y1, x2, y2), score in zip(detections.boxes, detections.scores, strict=True):
+    for number, (image_id, file_name, detections) in enumerate(items):
+        added = extras[number] if extras is not None else {}
+        for k, ((x1, y1, x2, y2), score) in enumerate(zip(detections.boxes, detections.scores,
+                                                          strict=True)):
             rows.append({"image_id": image_id, "file_name": file_name,
                          "category_id": category_id,
                          "bbox": [round(float(x1), 1), round(float(y1), 1),
                                   round(float(x2 - x1), 1), round(float(y2 - y1), 1)],
-                         "score": round(float(score), 6)})
+                         "score": round(float(score), 6), **added.get(k, {})})
     return rows
 
 
-def write_results(rows: list[dict[str, Any]], json_path: Path) -> tuple[Path, Path]:
-    """Write the rows as COCO results json and as csv (same name, .csv); both atomic."""
+#: Columns of the csv after the box: the painting's best label and its score (with
+#: ``detect --classify``), every label the model's rule turned on, and its crop file.
+CSV_EXTRA = ["label", "label_score", "labels", "crop"]
+
+
+def write_results(rows: list[dict[str, Any]], json_path: Path,
+                  csv_rows: list[dict[str, Any]] | None = None) -> tuple[Path, Path]:
+    """Write `rows` as COCO results json and `csv_rows` (default: the same rows) as csv
+    (same name, .csv); both atomic."""
     csv_path = json_path.with_suffix(".csv")
     aio.write_json(json_path, rows)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["file_name", "image_id", "category_id", "x1", "y1", "x2", "y2", "score"])
-    for row in rows:
+    writer.writerow(["file_name", "image_id", "category_id", "x1", "y1", "x2", "y2", "score",
+                     *CSV_EXTRA])
+    for row in rows if csv_rows is None else csv_rows:
         x, y, w, h = row["bbox"]
         writer.writerow([row["file_name"], row["image_id"], row["category_id"], x, y,
-                         round(x + w, 1), round(y + h, 1), row["score"]])
+                         round(x + w, 1), round(y + h, 1), row["score"],
+                         row.get("label", ""), row.get("label_score", ""),
+                         ";".join(row.get("labels", [])), row.get("crop", "")])
     aio.write_text(csv_path, buffer.getvalue())
     return json_path, csv_path

@@ -78,7 +78,10 @@ def evaluate_indices(run: Run, dataset: Dataset, indices: np.ndarray,
     save_predictions(out_dir / PREDICTIONS_FILE, subset, scores)
     payload = {"split": label, "data": str(dataset.root), "n_images": len(subset),
                "evaluator": evaluator.name, "metrics": result.metrics,
-               "headline": list(result.headline), "per_class": result.per_class,
+               "headline": list(result.headline),
+               "intervals": {k: [float(lo), float(hi)] for k, (lo, hi) in
+                             result.intervals.items()},
+               "per_class": result.per_class,
                "plots": [str(p) for p in result.plots]}
     run.write_json("metrics.json" if label == "test" else f"metrics-{label}.json", payload)
     return result

@@ -30,6 +30,7 @@ from artkit.versioned import open_versioned, split_known
 KEY = "artkit"
 SCHEMA_VERSION = 2
 REQUIRED = ("artkit_version", "model", "task", "labels", "input_kind", "outputs")
+EMBEDDING_TASK = "embedding"
 REEXPORT = "re-export it with `artkit export onnx RUN`"
 
 
@@ -64,12 +65,21 @@ class ModelCard:
     opset: int | None = None
     self_check: dict[str, Any] | None = None
     quantization: dict[str, Any] | None = None
+    embedding_dim: int | None = None
+    """Embedding models (``task == "embedding"``, no labels): the length of the vector of
+    their ``embedding`` output. None (and not stored) for every other model."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys this artkit does not know (kept as they are when the card is rewritten)."""
 
     @property
     def multilabel(self) -> bool:
         return self.task == "multilabel"
+
+    @property
+    def is_embedding(self) -> bool:
+        """An embedding model (``artkit export onnx --embedding``): one ``embedding``
+        output, no labels."""
+        return self.task == EMBEDDING_TASK
 
     def decision_rule(self) -> DecisionRule:
         """The stored rule, or the default (0.5, at least one label) of an untuned model."""

@@ -78,7 +78,9 @@ class Run:
         return EvalResult(metrics=stored.get("metrics", {}),
                           per_class=stored.get("per_class", []),
                           plots=[Path(p) for p in stored.get("plots", [])],
-                          headline=tuple(stored.get("headline", ())))
+                          headline=tuple(stored.get("headline", ())),
+                          intervals={k: (float(v[0]), float(v[1])) for k, v in
+                                     (stored.get("intervals") or {}).items()})
 
     def evaluate(self, data: str | Path | None = None, format: str | None = None,
                  progress: Any = None) -> EvalResult:

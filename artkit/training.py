@@ -13,7 +13,7 @@ from artkit import plugins
 from artkit.console import info, warn
 from artkit.contracts import EvalResult, TrainContext, capability
 from artkit.data.dataset import Dataset, load_dataset
-from artkit.data.splits import TEST_FRACTION, VAL_FRACTION, make_split
+from artkit.data.splits import TEST_FRACTION, VAL_FRACTION, Split, make_split
 from artkit.errors import DataError
 from artkit.evaluation import evaluate_indices
 from artkit.run_config import RunConfig
@@ -70,6 +70,17 @@ def train_model(model_name: str, options: dict[str, Any], data: Path | None = No
                 seed: int = 0, test_fraction: float = TEST_FRACTION,
                 val_fraction: float = VAL_FRACTION,
                 min_class_images: int = 0) -> tuple[Run, EvalResult]:
+    dataset = model_dataset(model_name, data, format, task, min_class_images)
+    split = make_split(dataset, seed=seed, test_fraction=test_fraction,
+                       val_fraction=val_fraction)
+    return train_on_split(model_name, options, dataset, split, name=name, seed=seed,
+                          test_fraction=test_fraction, val_fraction=val_fraction,
+                          min_class_images=min_class_images)
+
+
+def model_dataset(model_name: str, data: Path | None, format: str | None, task: str | None,
+                  min_class_images: int) -> Dataset:
+    """The data set a model plugin will train on (checked against the tasks it supports)."""
     model = plugins.get(plugins.Kind.MODEL, model_name)
     dataset = resolve_data(data, format, task, tuple(model.tasks),
                            capability(model, "default_data"))
@@ -77,8 +88,15 @@ def train_model(model_name: str, options: dict[str, Any], data: Path | None = No
     if dataset.task not in model.tasks:
         raise DataError(f"model '{model_name}' cannot train a {dataset.task} task "
                         f"(it supports: {', '.join(model.tasks)})", dataset.root)
-    split = make_split(dataset, seed=seed, test_fraction=test_fraction,
-                       val_fraction=val_fraction)
+    return dataset
+
+
+def train_on_split(model_name: str, options: dict[str, Any], dataset: Dataset, split: Split,
+                   name: str | None = None, seed: int = 0,
+                   test_fraction: float = TEST_FRACTION, val_fraction: float = VAL_FRACTION,
+                   min_class_images: int = 0) -> tuple[Run, EvalResult]:
+    """Train on `split` of `dataset` into a new run folder, then evaluate its test part."""
+    model = plugins.get(plugins.Kind.MODEL, model_name)
     # A model may keep a process's run out of runs/ (a non-chief worker of a distributed
     # training: only the chief writes the run folder).
     scratch = capability(model, "scratch_runs_root")

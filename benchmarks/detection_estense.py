@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from artkit import plugins
+from artkit.boxes import areas, iou_matrix
 from artkit.cli.common import print_table
 from artkit.contracts import Detections, capability
 from artkit.detection import detect_photos, open_cam_model
@@ -39,6 +40,70 @@ def split_of(file_name: str) -> str:
     return "tune" if int(hashlib.sha1(video.encode()).hexdigest(), 16) % 2 == 0 else "report"
 
 
+#: Painting area as a share of the photo: the buckets of the recall-by-size columns.
+SIZE_BUCKETS = ((0.0, 0.01, "r<1%"), (0.01, 0.03, "r1-3%"), (0.03, 0.10, "r3-10%"),
+                (0.10, 2.0, "r>10%"))
+
+
+def recall_by_size(truth: list[np.ndarray], found: list[Detections],
+                   sizes: list[tuple[int, int] | None]) -> dict[str, float]:
+    """recall@0.5 per painting-size bucket (COCO's greedy matching, best score first)."""
+    hits = {label: [0, 0] for _, _, label in SIZE_BUCKETS}
+    for gt, detections, size in zip(truth, found, sizes, strict=True):
+        if size is None or not len(gt):
+            continue
+        matched = np.zeros(len(gt), bool)
+        overlaps = iou_matrix(np.asarray(detections.boxes), gt)
+        for row in np.argsort(-np.asarray(detections.scores), kind="stable"):
+            free = np.where(matched, -1.0, overlaps[row])
+            if len(free) and free.max() >= 0.5:
+                matched[int(free.argmax())] = True
+        share = areas(gt) / float(size[0] * size[1])
+        for low, high, label in SIZE_BUCKETS:
+            inside = (share >= low) & (share < high)
+            hits[label][0] += int(matched[inside].sum())
+            hits[label][1] += int(inside.sum())
+    return {label: round(h / n, 3) if n else float("nan") for label, (h, n) in hits.items()}
+
+
+def _matches(truth: list[np.ndarray], found: list[Detections]
+             ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Every candidate's score and whether it matched a painting (COCO's greedy matching at
+    IoU 0.5, best score first), and the number of paintings."""
+    scores, hits = [], []
+    for gt, detections in zip(truth, found, strict=True):
+        matched = np.zeros(len(gt), bool)
+        overlaps = iou_matrix(np.asarray(detections.boxes), gt)
+        for row in np.argsort(-np.asarray(detections.scores), kind="stable"):
+            free = np.where(matched, -1.0, overlaps[row]) if len(gt) else np.zeros(0)
+            hit = bool(len(free) and free.max() >= 0.5)
+            if hit:
+                matched[int(free.argmax())] = True
+            scores.append(float(detections.scores[row]))
+            hits.append(hit)
+    return np.array(scores), np.array(hits, bool), sum(len(g) for g in truth)
+
+
+def f1_at(truth: list[np.ndarray], found: list[Detections], threshold: float
+          ) -> dict[str, float]:
+    """Precision, recall and F1 of the candidates scored at least `threshold`."""
+    scores, hits, n = _matches(truth, found)
+    kept = scores >= threshold
+    precision = hits[kept].sum() / max(kept.sum(), 1)
+    recall = hits[kept].sum() / max(n, 1)
+    return {"P": round(float(precision), 3), "R": round(float(recall), 3),
+            "F1": round(float(2 * precision * recall / max(precision + recall, 1e-9)), 3),
+            "per photo": round(float(kept.sum()) / max(len(found), 1), 1)}
+
+
+def best_f1_threshold(truth: list[np.ndarray], found: list[Detections]) -> float:
+    """The score threshold with the best F1 (what --threshold's default is chosen by)."""
+    scores = _matches(truth, found)[0]
+    candidates = np.unique(np.round(scores, 4))
+    return float(max(candidates, key=lambda t: f1_at(truth, found, t)["F1"])) \
+        if len(candidates) else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data/estense-dev"))
@@ -46,7 +111,10 @@ def main() -> None:
     parser.add_argument("--methods", default="frames,cam,cam+frames,frames+cnn")
     parser.add_argument("--thresholds", default="0.1,0.2,0.3,0.4,0.5")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--options", default="",
+                        help="method options, e.g. scales=640+1280,min_area=0.001")
     args = parser.parse_args()
+    options = dict(item.split("=", 1) for item in args.options.split(",") if item)
 
     truth = read_coco_truth(args.data / "annotations_coco.json", "painting")
     ids = sorted(truth.boxes)
@@ -64,11 +132,18 @@ def main() -> None:
 
     def score(method: str, found: list[Detections], seconds: float, threshold: float | None
               ) -> None:
+        tune = parts["tune"]
+        cut = best_f1_threshold([truth.boxes[ids[k]] for k in tune], [found[k] for k in tune])
         for part, members in [*parts.items(), ("all", list(range(len(ids))))]:
+            f1 = f1_at([truth.boxes[ids[k]] for k in members], [found[k] for k in members], cut)
             metrics = metrics_of(found, members)
+            by_size = recall_by_size([truth.boxes[ids[k]] for k in members],
+                                     [found[k] for k in members],
+                                     [sizes[ids[k]] for k in members])
             rows.append({"method": method, "threshold": threshold or "-", "split": part,
                          "photos": len(members), "ap50": metrics["ap50"], "ap": metrics["ap"],
                          "recall50": metrics["recall50"], "corloc": metrics["corloc"],
+                         **by_size, "F1 cut (tune)": round(cut, 4), **f1,
                          "s/photo": seconds})
 
     sizes = {i: None for i in ids}
@@ -81,7 +156,9 @@ def main() -> None:
         start = time.perf_counter()
         empty = Detections(np.zeros((0, 4)), np.zeros(0))
         found = {t: [empty] * len(ids) for t in thresholds}
-        for photos, _ in detect_photos(paths, method, thresholds, {}, model):
+        typed = {spec.name: spec.type(options[spec.name]) for spec in method.options
+                 if spec.name in options}
+        for photos, _ in detect_photos(paths, method, thresholds, typed, model):
             for photo in photos:
                 for t in thresholds:
                     found[t][photo.index] = photo.detections[t]

@@ -36,6 +36,9 @@ NMS_IOU = OptionSpec("nms_iou", float, 0.5,
 RECTANGULARITY = OptionSpec("rectangularity", float, 0.5,
                             "Frames: keep outlines filling at least this share of their "
                             "rotated bounding rectangle (low: wide-angle lenses bend frames).")
+SCALES = OptionSpec("scales", str, str(WORK_SIDE),
+                    "Frames: longest sides (px) the photo is searched at, '+'-separated; "
+                    "several give multi-scale proposals (e.g. 640+1280).")
 
 #: Canny thresholds as multiples of the photo's median grey, plus one fixed low pair for
 #: dark photos: frames differ from wall by anything from a faint shadow to a gilded edge.
@@ -49,12 +52,41 @@ BORDER_SIDES = ("tblr", "t", "b", "l", "r")
 DILATIONS = (1, 2, 3)
 #: An outline spanning this share of both sides is the photo's own border, not a frame.
 BORDER = 0.9
+#: The minimum score of a reported painting without --threshold: the best F1 on the tuning
+#: half of estense-dev (docs/detection.md; frames+cnn with the bundled model). Frame scores
+#: are small numbers; frames+cnn's are near the classifier's probability.
+FRAMES_THRESHOLD = 0.004
+FRAMES_CNN_THRESHOLD = 0.3
 #: Paintings are rarely thinner than 1:4; door jambs, wall strips and shadows often are.
 MIN_ASPECT = 0.25
 
 
 def _empty() -> Detections:
-    return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+    return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
+                      np.zeros((0, 4, 2), np.float32))
+
+
+def _sides(options: dict[str, Any]) -> tuple[int, ...]:
+    text = str(options.get("scales") or SCALES.default)
+    try:
+        sides = tuple(int(part) for part in text.replace(",", "+").split("+") if part)
+    except ValueError:
+        raise ValueError(f"--scales: '{text}' is not sides in pixels like 640+1280") from None
+    if not sides or min(sides) < 64:
+        raise ValueError(f"--scales: '{text}': each side must be at least 64 px")
+    return sides
+
+
+def _proposals(image: np.ndarray, options: dict[str, Any]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return frame_proposals(image, options.get("min_area", MIN_AREA.default),
+                           options.get("rectangularity", RECTANGULARITY.default),
+                           _sides(options))
+
+
+def _result(boxes: np.ndarray, scores: np.ndarray, quads: np.ndarray) -> Detections:
+    return Detections(boxes.astype(np.float32), scores.astype(np.float32),
+                      quads.astype(np.float32))
 
 
 def _box_sum(integral: np.ndarray, x1: int, y1: int, x2: int, y2: int) -> tuple[float, int]:
@@ -78,18 +110,31 @@ def _texture_contrast(integral: np.ndarray, x: int, y: int, w: int, h: int) -> f
     return inside / max(inside_pixels, 1) - ring
 
 
-def frame_proposals(image: np.ndarray, min_area: float, rectangularity: float
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Nearly rectangular closed outlines of one RGB photo, with a frame score each.
+def order_corners(points: np.ndarray) -> np.ndarray:
+    """Four (x, y) points as top-left, top-right, bottom-right, bottom-left."""
+    points = np.asarray(points, np.float64).reshape(4, 2)
+    by_sum, by_diff = points.sum(axis=1), np.diff(points, axis=1).ravel()
+    return np.array([points[by_sum.argmin()], points[by_diff.argmin()],
+                     points[by_sum.argmax()], points[by_diff.argmax()]])
 
-    Outlines come from Canny edges at several thresholds, closed by several dilations, so
-    that a frame is found whether it is faint or broken by glare; sides of the photo border
-    close the outlines of paintings cut by the edge of the photo. The score, tuned on the
-    tuning half of estense-dev (docs/detection.md), is sqrt(share of photo) x
-    rectangularity^2 x (texture contrast + 0.01). Returns boxes (n, 4) in the photo's
-    pixels and scores (n,)."""
+
+def _outline_corners(contour: np.ndarray, rect: Any) -> np.ndarray:
+    """The four corners of an outline: its polygon when it simplifies to a convex
+    quadrilateral (a frame seen at an angle), else its rotated bounding rectangle."""
+    approx = cv2.approxPolyDP(contour, 0.03 * cv2.arcLength(contour, True), True)
+    if len(approx) == 4 and cv2.isContourConvex(approx):
+        corners = order_corners(approx)
+        if len({tuple(c) for c in corners.round(3).tolist()}) == 4:
+            return corners
+    return order_corners(cv2.boxPoints(rect))
+
+
+def _proposals_at(image: np.ndarray, side: int, min_area: float, rectangularity: float
+                  ) -> tuple[list[list[float]], list[float], list[np.ndarray], float]:
+    """The outlines found on a copy of the photo whose longest side is `side`: boxes,
+    scores and corners in that copy's pixels, and the copy's scale."""
     height, width = image.shape[:2]
-    scale = min(WORK_SIDE / max(height, width), 1.0)
+    scale = min(side / max(height, width), 1.0)
     small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
                        interpolation=cv2.INTER_AREA) if scale < 1 else image
     gray = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (5, 5), 0)
@@ -97,24 +142,25 @@ def frame_proposals(image: np.ndarray, min_area: float, rectangularity: float
     photo_area = float(gray.shape[0] * gray.shape[1])
     reference = cv2.Canny(gray, 0.66 * median, 1.33 * median)
     integral = cv2.integral((reference > 0).astype(np.uint8))
-    boxes, scores = [], []
+    boxes, scores, quads = [], [], []
     for low, high, absolute in CANNY_LEVELS:
         edges = cv2.Canny(gray, low if absolute else low * median,
                           high if absolute else min(255.0, high * median))
         for sides, iterations in itertools.product(BORDER_SIDES, DILATIONS):
             bordered = edges.copy()
-            for side in sides:
-                if side in "tb":
-                    bordered[0 if side == "t" else -1, :] = 255
+            for edge in sides:
+                if edge in "tb":
+                    bordered[0 if edge == "t" else -1, :] = 255
                 else:
-                    bordered[:, 0 if side == "l" else -1] = 255
+                    bordered[:, 0 if edge == "l" else -1] = 255
             closed = cv2.dilate(bordered, np.ones((3, 3), np.uint8), iterations=iterations)
             contours, _ = cv2.findContours(closed, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
             for contour in contours:
                 area = cv2.contourArea(contour)
                 if area < min_area * photo_area:
                     continue
-                (_, _), (rw, rh), _ = cv2.minAreaRect(contour)
+                rect = cv2.minAreaRect(contour)
+                (rw, rh) = rect[1]
                 rect_fill = area / max(rw * rh, 1e-9)
                 x, y, w, h = cv2.boundingRect(contour)
                 if rect_fill < rectangularity or min(w / h, h / w) < MIN_ASPECT \
@@ -123,11 +169,35 @@ def frame_proposals(image: np.ndarray, min_area: float, rectangularity: float
                 contrast = max(_texture_contrast(integral, x, y, w, h), 0.0)
                 boxes.append([x, y, x + w, y + h])
                 scores.append(np.sqrt(w * h / photo_area) * rect_fill ** 2 * (contrast + 0.01))
+                quads.append(_outline_corners(contour, rect))
+    return boxes, scores, quads, scale
+
+
+def frame_proposals(image: np.ndarray, min_area: float, rectangularity: float,
+                    sides: tuple[int, ...] = (WORK_SIDE,)
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearly rectangular closed outlines of one RGB photo, with a frame score each.
+
+    Outlines come from Canny edges at several thresholds, closed by several dilations, so
+    that a frame is found whether it is faint or broken by glare; sides of the photo border
+    close the outlines of paintings cut by the edge of the photo. The score, tuned on the
+    tuning half of estense-dev (docs/detection.md), is sqrt(share of photo) x
+    rectangularity^2 x (texture contrast + 0.01). The photo is worked on at each longest
+    side of `sides` (several: multi-scale, the union of the outlines). Returns boxes (n, 4)
+    in the photo's pixels, scores (n,), and corners (n, 4, 2: top-left, top-right,
+    bottom-right, bottom-left of the outline's quadrilateral) in the photo's pixels."""
+    boxes, scores, quads = [], [], []
+    for side in sides:
+        found_boxes, found_scores, found_quads, scale = _proposals_at(
+            image, side, min_area, rectangularity)
+        boxes += [np.array(b, np.float64) / scale for b in found_boxes]
+        quads += [q / scale for q in found_quads]
+        scores += found_scores
     if not boxes:
-        return np.zeros((0, 4)), np.zeros(0)
-    box_array, score_array = np.array(boxes, np.float64) / scale, np.array(scores)
+        return np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4, 2))
+    box_array, score_array = np.array(boxes, np.float64), np.array(scores)
     unique = nms(box_array, score_array, 0.9)  # the same outline found at several settings
-    return box_array[unique], score_array[unique]
+    return box_array[unique], score_array[unique], np.array(quads)[unique]
 
 
 class CamMethod:
@@ -135,6 +205,7 @@ class CamMethod:
     description = "The CAM paper's rule: threshold the activation map, a box per blob."
     needs_cam = True
     options = (MIN_AREA, NMS_IOU)
+    default_threshold = 0.0  # every blob the CAM rule (--cam-threshold) leaves
 
     def detect(self, image: np.ndarray, cam: np.ndarray | None, threshold: float,
                **options: Any) -> Detections:
@@ -149,16 +220,16 @@ class FramesMethod:
     name = "frames"
     description = "Rectangular frame outlines (Canny, contours, minAreaRect); no network."
     needs_cam = False
-    options = (MIN_AREA, NMS_IOU, RECTANGULARITY)
+    options = (MIN_AREA, NMS_IOU, RECTANGULARITY, SCALES)
+    default_threshold = FRAMES_THRESHOLD
 
     def detect(self, image: np.ndarray, cam: np.ndarray | None, threshold: float,
                **options: Any) -> Detections:
-        boxes, scores = frame_proposals(image, options.get("min_area", MIN_AREA.default),
-                                        options.get("rectangularity", RECTANGULARITY.default))
+        boxes, scores, quads = _proposals(image, options)
         if not len(boxes):
             return _empty()
         keep = nms(boxes, scores, options.get("nms_iou", NMS_IOU.default))
-        return Detections(boxes[keep].astype(np.float32), scores[keep].astype(np.float32))
+        return _result(boxes[keep], scores[keep], quads[keep])
 
 
 def mean_cam_inside(cam: np.ndarray, boxes: np.ndarray, threshold: float) -> np.ndarray:
@@ -181,36 +252,36 @@ class CamFramesMethod:
     name = "cam+frames"
     description = "Frame outlines re-scored by the mean CAM inside; nested boxes dropped."
     needs_cam = True
-    options = (MIN_AREA, NMS_IOU, RECTANGULARITY)
+    options = (MIN_AREA, NMS_IOU, RECTANGULARITY, SCALES)
+    default_threshold = 0.0  # every outline the CAM rule (--cam-threshold) leaves
 
     def __init__(self) -> None:
-        self._last: tuple[Any, tuple[np.ndarray, np.ndarray]] | None = None
+        self._last: tuple[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
-    def _proposals(self, image: np.ndarray, min_area: float, rectangularity: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def _proposals(self, image: np.ndarray, options: dict[str, Any]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frame proposals, remembered for the last photo: a threshold sweep asks for the
         same photo at 19 thresholds, and the outlines do not depend on the threshold."""
-        key = (image.shape, hash(image[::17, ::17].tobytes()), min_area, rectangularity)
+        key = (image.shape, hash(image[::17, ::17].tobytes()),
+               *(options.get(k) for k in ("min_area", "rectangularity", "scales")))
         if self._last is None or self._last[0] != key:
-            self._last = (key, frame_proposals(image, min_area, rectangularity))
+            self._last = (key, _proposals(image, options))
         return self._last[1]
 
     def detect(self, image: np.ndarray, cam: np.ndarray | None, threshold: float,
                **options: Any) -> Detections:
         if cam is None:
             raise ValueError("the cam+frames method needs a class activation map")
-        boxes, frame_scores = self._proposals(
-            image, options.get("min_area", MIN_AREA.default),
-            options.get("rectangularity", RECTANGULARITY.default))
+        boxes, frame_scores, quads = self._proposals(image, options)
         scores = frame_scores * mean_cam_inside(cam, boxes, threshold)
         keep = scores > 0
-        boxes, scores = boxes[keep], scores[keep]
+        boxes, scores, quads = boxes[keep], scores[keep], quads[keep]
         if not len(boxes):
             return _empty()
         order = nms(boxes, scores, options.get("nms_iou", NMS_IOU.default))
-        boxes, scores = boxes[order], scores[order]
+        boxes, scores, quads = boxes[order], scores[order], quads[order]
         order = suppress_contained(boxes, scores)
-        return Detections(boxes[order].astype(np.float32), scores[order].astype(np.float32))
+        return _result(boxes[order], scores[order], quads[order])
 
 
 class FramesCnnMethod:
@@ -225,7 +296,8 @@ class FramesCnnMethod:
     description = "Frame outlines ranked by the model's class probability on each crop."
     needs_cam = False
     needs_classifier = True
-    options = (MIN_AREA, NMS_IOU, RECTANGULARITY)
+    options = (MIN_AREA, NMS_IOU, RECTANGULARITY, SCALES)
+    default_threshold = FRAMES_CNN_THRESHOLD
     margin = 0.1
     frame_exponent = 1 / 16
     max_proposals = 50
@@ -235,14 +307,12 @@ class FramesCnnMethod:
         classify = options.get("classify")
         if classify is None:
             raise ValueError("the frames+cnn method needs a classifier (a model)")
-        boxes, frame_scores = frame_proposals(
-            image, options.get("min_area", MIN_AREA.default),
-            options.get("rectangularity", RECTANGULARITY.default))
+        boxes, frame_scores, quads = _proposals(image, options)
         keep = nms(boxes, frame_scores, options.get("nms_iou", NMS_IOU.default))
         keep = keep[:self.max_proposals]
         if not len(keep):
             return _empty()
-        boxes, frame_scores = boxes[keep], frame_scores[keep]
+        boxes, frame_scores, quads = boxes[keep], frame_scores[keep], quads[keep]
         height, width = image.shape[:2]
         crops = []
         for x1, y1, x2, y2 in boxes:
@@ -251,7 +321,7 @@ class FramesCnnMethod:
                                int(max(0, x1 - pad)):int(min(width, x2 + pad))])
         probability = np.asarray(classify(crops), np.float64)
         scores = probability * frame_scores ** self.frame_exponent
-        return Detections(boxes.astype(np.float32), scores.astype(np.float32))
+        return _result(boxes, scores, quads)
 
 
 @hookimpl

@@ -5,6 +5,9 @@ macro ROC AUC, top-5 accuracy, a per-class table, and two confusion-matrix PNGs 
 and rows normalised to recall) with the class names on the axes. Used unchanged by every
 multi-class model (bow-svm and the CNNs).
 
+Accuracy, balanced accuracy and macro F1 come with 95% bootstrap confidence intervals
+(:mod:`artkit.bootstrap`).
+
 ROC AUC averages over the classes present in `y_true` (a class with no test image has no
 ROC curve); with every class present this is exactly sklearn's
 ``roc_auc_score(multi_class="ovr", average="macro")``.
@@ -19,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from artkit.bootstrap import multiclass_intervals
 from artkit.contracts import EvalResult
 from artkit.errors import ArtkitError
 from artkit.hookspecs import hookimpl
@@ -137,7 +141,8 @@ class MulticlassEvaluator:
                                      f"top{min(TOP_K, len(labels) - 1)}_accuracy")
                          if k in metrics)
         return EvalResult(metrics=metrics, per_class=per_class_table(y_true, y_pred, labels),
-                          plots=plots, headline=headline)
+                          plots=plots, headline=headline,
+                          intervals=multiclass_intervals(y_true, y_pred, len(labels)))
 
 
 @hookimpl

@@ -7,6 +7,7 @@ Decisions go through :func:`artkit.decision.decide`, the rule `predict` uses. Th
 fixed-threshold columns use ``min_labels=0`` (a pure threshold, comparable with
 scikit-learn and with the paper); the tuned column uses the run's own rule
 (the run's :class:`~artkit.decision.DecisionRule`, as predict applies it).
+The F2 columns come with 95% bootstrap confidence intervals (:mod:`artkit.bootstrap`).
 Macro AUCs average over the labels that have both a positive and a negative test image.
 """
 
@@ -18,15 +19,23 @@ from typing import Any
 
 import numpy as np
 
+from artkit.bootstrap import interval, mean_of
 from artkit.contracts import EvalResult
 from artkit.decision import decide
 from artkit.errors import ArtkitError
-from artkit.fbeta import f_beta_per_sample
+from artkit.fbeta import f_beta_per_sample, fbeta_from_counts
 from artkit.grids import F2_PLOT_SWEEP
 from artkit.hookspecs import hookimpl
 from artkit.plots import save_figure
 
 FIXED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5)
+
+
+def f2_each(y_true: np.ndarray, decisions: np.ndarray) -> np.ndarray:
+    """Each image's F2 (their mean is :func:`~artkit.fbeta.f_beta_per_sample`)."""
+    truth, decisions = np.asarray(y_true, bool), np.asarray(decisions, bool)
+    return fbeta_from_counts((truth & decisions).sum(axis=1), decisions.sum(axis=1),
+                             truth.sum(axis=1))
 
 
 def _auc_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
@@ -110,12 +119,15 @@ class MultilabelEvaluator:
                               f"{y_true.shape} and {len(labels)} labels")
         if len(y_true) == 0:
             raise ArtkitError("no images to evaluate")
-        metrics = {f"f2@{t}": f_beta_per_sample(y_true, decide(scores, t, min_labels=0))
-                   for t in FIXED_THRESHOLDS}
+        each = {f"f2@{t}": f2_each(y_true, decide(scores, t, min_labels=0))
+                for t in FIXED_THRESHOLDS}
         rule = kwargs.get("decision")  # the run's tuned DecisionRule, if any
-        tuned_f2 = None
         if rule is not None:
-            tuned_f2 = metrics["f2@tuned"] = f_beta_per_sample(y_true, rule.apply(scores))
+            each["f2@tuned"] = f2_each(y_true, rule.apply(scores))
+        metrics = {name: float(values.mean()) for name, values in each.items()}
+        intervals = {name: interval(mean_of(values), len(values))
+                     for name, values in each.items()}
+        tuned_f2 = metrics.get("f2@tuned")
         metrics |= _auc_metrics(y_true, scores)
         metrics["mean_labels_true"] = float(y_true.sum(axis=1).mean())
         metrics["mean_labels_predicted@0.5"] = float(decide(scores, 0.5, min_labels=0)
@@ -124,7 +136,7 @@ class MultilabelEvaluator:
         headline = tuple(k for k in ("f2@0.2", "f2@0.5", "f2@tuned", "roc_auc_macro",
                                      "pr_auc_micro") if k in metrics)
         return EvalResult(metrics=metrics, per_class=per_label_table(y_true, scores, labels),
-                          plots=[plot], headline=headline)
+                          plots=[plot], headline=headline, intervals=intervals)
 
 
 @hookimpl

@@ -47,13 +47,15 @@ def normalisation(preprocessing: dict[str, Any]) -> tuple[float, np.ndarray, np.
 
 def keras_onnx_graph(model: Any, input_size: tuple[int, int], opset: int,
                      preprocessing: dict[str, Any],
-                     cam_layers: tuple[str, str] | None = None) -> OnnxGraph:
+                     cam_layers: tuple[str, str] | None = None,
+                     output: str = "scores") -> OnnxGraph:
     """Convert a built Keras `model` (input (None, H, W, 3)) into an :class:`OnnxGraph`.
 
     `input_size` is (height, width). `preprocessing` carries the normalisation applied
     before the network (see the module docstring) plus anything the plugin wants stored in
     the file's metadata. `cam_layers` = (last conv layer name, dense layer name) adds the
-    ``cams`` output."""
+    ``cams`` output. `output` names the model's output (``embedding`` for a backbone
+    exported as an embedding model)."""
     if not 1 <= opset <= MAX_OPSET:
         raise ArtkitError(f"opset {opset} is not supported by tf2onnx "
                           f"(use an opset between 7 and {MAX_OPSET})")
@@ -74,13 +76,13 @@ def keras_onnx_graph(model: Any, input_size: tuple[int, int], opset: int,
     def serve(images: Any) -> dict[str, Any]:
         x = normalise(images)
         if features_model is None:
-            return {"scores": model(x, training=False)}
+            return {output: model(x, training=False)}
         features, scores = features_model(x, training=False)
         cams = tf.einsum("nhwc,ck->nhwk", features, tf.constant(kernel))
         return {"scores": scores, "cams": cams}
 
     onnx_model, _ = tf2onnx.convert.from_function(serve, input_signature=[spec], opset=opset)
-    _check_io_names(onnx_model, cams=features_model is not None)
+    _check_io_names(onnx_model, cams=features_model is not None, output=output)
 
     def reference(images: np.ndarray) -> dict[str, np.ndarray]:
         """The same batch through Keras (and numpy for the CAM), chunked."""
@@ -94,7 +96,7 @@ def keras_onnx_graph(model: Any, input_size: tuple[int, int], opset: int,
             features, scores = features_model(chunk, training=False)
             scores_parts.append(np.asarray(scores))
             cam_parts.append(np.einsum("nhwc,ck->nhwk", np.asarray(features), kernel))
-        out = {"scores": np.concatenate(scores_parts)}
+        out = {output: np.concatenate(scores_parts)}
         if cam_parts:
             out["cams"] = np.concatenate(cam_parts)
         return out
@@ -125,10 +127,10 @@ def _cam_parts(model: Any, cam_layers: tuple[str, str]) -> tuple[Any, np.ndarray
     return features_model, kernel
 
 
-def _check_io_names(onnx_model: Any, cams: bool) -> None:
+def _check_io_names(onnx_model: Any, cams: bool, output: str = "scores") -> None:
     inputs = [i.name for i in onnx_model.graph.input]
     outputs = sorted(o.name for o in onnx_model.graph.output)
-    expected = sorted(["scores", "cams"] if cams else ["scores"])
+    expected = sorted([output, "cams"] if cams else [output])
     if inputs != ["images"] or outputs != expected:
         raise ArtkitError(f"tf2onnx produced inputs {inputs} and outputs {outputs}; "
                           f"expected ['images'] and {expected}")

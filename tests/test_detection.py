@@ -221,8 +221,8 @@ def test_detect_frames_end_to_end(tmp_path: Path):
     rows = json.loads(out.read_text())
     assert {r["image_id"] for r in rows} == {10, 11, 12}  # ids from the annotations
     assert all(r["category_id"] == 3 and len(r["bbox"]) == 4 for r in rows)
-    with out.with_suffix(".csv").open() as handle:
-        assert len(list(csv.DictReader(handle))) == len(rows)
+    with out.with_suffix(".csv").open() as handle:  # the csv: the reported paintings only
+        assert len(list(csv.DictReader(handle))) == sum(r["reported"] for r in rows)
     assert sorted(p.name for p in (tmp_path / "vis").iterdir()) == \
         ["room0.jpg", "room1.jpg", "room2.jpg"]
     metrics = json.loads((tmp_path / "out" / "boxes.metrics.json").read_text())["metrics"]
@@ -232,7 +232,11 @@ def test_detect_frames_end_to_end(tmp_path: Path):
     assert metrics["ap50"] == pytest.approx(6 / 9)
 
 
-def test_detect_needs_a_model_for_cam_methods(tmp_path: Path):
+def test_detect_needs_a_model_for_cam_methods(tmp_path: Path, monkeypatch):
+    import artkit.bundled
+
+    # an installation without the bundled detector, and no model anywhere
+    monkeypatch.setattr(artkit.bundled, "PAINTING_DETECTOR", tmp_path / "none.onnx")
     photos, _ = _photo_folder(tmp_path)
     result = runner.invoke(app, ["detect", str(photos), "--method", "cam"])
     assert result.exit_code == 1
@@ -242,6 +246,26 @@ def test_detect_needs_a_model_for_cam_methods(tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert "method frames" in result.output
     assert json.loads(Path("default.json").read_text())
+
+
+def test_the_bundled_detector_finds_paintings_in_synthetic_rooms(tmp_path: Path):
+    from artkit.bundled import painting_detector
+    from artkit.data.synth import generate
+    from artkit.model_card import ModelCard
+
+    bundled = painting_detector()
+    assert bundled is not None and bundled.stat().st_size <= 5 * 2**20
+    provenance = ModelCard.read(bundled).extra["provenance"]
+    assert provenance["paintings"].startswith("procedural") and "Apache-2.0" in \
+        provenance["weights"]
+    rooms = generate(tmp_path / "rooms", "detection", 6, seed=123, size=640)
+    out = tmp_path / "boxes.json"
+    result = runner.invoke(app, ["detect", str(rooms / "images"), "-o", str(out), "--gt",
+                                 str(rooms / "annotations_coco.json")])
+    assert result.exit_code == 0, result.output
+    assert "bundled painting detector" in result.output and "frames+cnn" in result.output
+    metrics = json.loads(out.with_name("boxes.metrics.json").read_text())["metrics"]
+    assert metrics["recall50"] >= 0.8 and metrics["corloc"] >= 0.8 and metrics["ap50"] >= 0.6
 
 
 def _red_cam_model(path: Path) -> Path:
@@ -285,12 +309,12 @@ def _red_cam_model(path: Path) -> Path:
 @pytest.mark.parametrize("method", ["cam", "cam+frames", "frames+cnn"])
 def test_detect_with_a_cam_model(method: str, tmp_path: Path):
     photos, gt = _photo_folder(tmp_path, red=True)
-    _red_cam_model(Path("exported") / "tiny.onnx")  # found without --model
+    model = _red_cam_model(Path("exported") / "tiny.onnx")
     out = tmp_path / f"{method}.json"
     sweep = ["--sweep-threshold"] if method.startswith("cam") else []
     result = runner.invoke(app, ["detect", str(photos), "--method", method, "--output",
                                  str(out), "--gt", str(gt), "--save-vis", str(tmp_path / "vis"),
-                                 *sweep])
+                                 "--model", str(model), *sweep])
     assert result.exit_code == 0, result.output
     assert "exported/tiny.onnx" in "".join(result.output.split())  # says which model
     saved = json.loads(out.with_name(f"{method}.metrics.json").read_text())
@@ -334,3 +358,138 @@ def test_crop_rooms_makes_a_painting_vs_background_set(proposals: str | None, tm
     plain = [cv2.imread(str(p))[..., 2].mean() - cv2.imread(str(p))[..., 1].mean()
              for p in backgrounds]
     assert min(red) > max(plain)  # painting crops hold the red canvases, background none
+
+
+# -- what is reported: --threshold, --max-det, the csv vs the COCO json ----------------------
+def test_threshold_and_max_det_choose_the_reported_paintings(tmp_path: Path):
+    import artkit
+
+    photos, _ = _photo_folder(tmp_path, red=True)
+    model = _red_cam_model(tmp_path / "tiny.onnx")
+    every = [d for d in artkit.detect(photos, model=model, method="frames+cnn", threshold=0)
+             if d.ok]
+    strict = [d for d in artkit.detect(photos, model=model, method="frames+cnn",
+                                       threshold=0.5) if d.ok]
+    one = [d for d in artkit.detect(photos, model=model, method="frames+cnn", threshold=0,
+                                    max_det=1) if d.ok]
+    for low, high, top in zip(every, strict, one, strict=True):
+        # threshold 0 reports every candidate, best first; the json keeps them all anyway
+        assert len(low.boxes) == len(low.candidates.scores) == len(high.candidates.scores)
+        assert (np.diff(low.scores) <= 0).all()
+        # the classifier's threshold: the minimum score of a reported painting
+        assert (high.scores >= 0.5).all() and len(high.boxes) < len(low.boxes)
+        assert (iou_matrix(high.boxes, PAINTINGS).max(axis=1) > 0.85).all()  # only paintings
+        assert len(top.boxes) == 1 and top.scores[0] == low.scores[0]
+        assert high.quads is not None and high.quads.shape == (len(high.boxes), 4, 2)
+    # the CLI: --help gives each method's default; csv = reported, json = every candidate
+    result = runner.invoke(app, ["detect", "--help"], env={"COLUMNS": "250"})
+    assert "frames+cnn 0.3" in " ".join(result.output.split())
+    out = tmp_path / "boxes.json"
+    result = runner.invoke(app, ["detect", str(photos), "--model", str(model), "--method",
+                                 "frames+cnn", "--threshold", "0.5", "--max-det", "5",
+                                 "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())
+    assert len(rows) == sum(len(d.candidates.scores) for d in every)
+    with out.with_suffix(".csv").open() as handle:
+        reported = list(csv.DictReader(handle))
+    assert len(reported) == sum(len(d.boxes) for d in strict) == sum(r["reported"]
+                                                                       for r in rows)
+    assert all(float(r["score"]) >= 0.5 for r in reported)
+
+
+def test_cam_threshold_is_the_cam_papers_rule(tmp_path: Path):
+    import artkit
+
+    photos, _ = _photo_folder(tmp_path, red=True)
+    model = _red_cam_model(tmp_path / "tiny.onnx")
+    counts = {}
+    for cam_threshold in (0.2, 0.99):
+        found = [d for d in artkit.detect(photos, model=model, method="cam",
+                                          cam_threshold=cam_threshold) if d.ok]
+        counts[cam_threshold] = sum(len(d.boxes) for d in found)
+    assert counts[0.2] == 6 and counts[0.99] < counts[0.2]
+
+
+# -- crops: rectified by the outline's corners, and classified -------------------------------
+def _oblique_photo() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A framed, textured painting (240 x 160) seen at an angle: warped into a photo by a
+    known homography. Returns the photo, the frontal painting and its corners in the photo."""
+    rng = np.random.default_rng(3)
+    painting = np.full((160, 240, 3), (150, 110, 30), np.uint8)  # the frame
+    painting[10:-10, 10:-10] = cv2.resize(rng.integers(0, 255, (8, 12, 3), dtype=np.uint8),
+                                          (220, 140), interpolation=cv2.INTER_NEAREST)
+    corners = np.array([[120, 60], [380, 90], [370, 250], [130, 300]], np.float32)
+    frontal = np.array([[0, 0], [240, 0], [240, 160], [0, 160]], np.float32)
+    homography = cv2.getPerspectiveTransform(frontal, corners)
+    photo = np.full((360, 520, 3), (205, 200, 190), np.uint8)
+    warped = cv2.warpPerspective(painting, homography, (520, 360))
+    inside = cv2.warpPerspective(np.ones((160, 240), np.uint8), homography, (520, 360)) > 0
+    photo[inside] = warped[inside]
+    return photo, painting, corners
+
+
+def test_frames_give_the_corners_and_the_crop_is_rectified():
+    from artkit.crops import crop_painting, rectified_size
+
+    photo, painting, corners = _oblique_photo()
+    found = FramesMethod().detect(photo, None, 0.2)
+    best = int(np.argmax(iou_matrix(found.boxes, np.array([[120, 60, 380, 300]])).ravel()))
+    assert found.quads is not None
+    assert np.abs(found.quads[best] - corners).max() < 6  # the four corners, in order
+    crop = crop_painting(photo, found.boxes[best], found.quads[best])
+    width, height = rectified_size(corners)
+    assert crop.shape[:2] == pytest.approx((height, width), abs=8)  # dilated outline
+    # back to the frontal painting: the same picture up to the resampling
+    frontal = cv2.resize(crop, (240, 160), interpolation=cv2.INTER_AREA).astype(float)
+    assert np.abs(frontal[12:-12, 12:-12] - painting[12:-12, 12:-12]).mean() < 25
+    unrectified = cv2.resize(crop_painting(photo, found.boxes[best]), (240, 160)).astype(float)
+    assert np.abs(unrectified[12:-12, 12:-12] - painting[12:-12, 12:-12]).mean() > 40
+
+
+def test_detect_crops_and_classify_end_to_end(tmp_path: Path):
+    photos, _ = _photo_folder(tmp_path, red=True)
+    model = _red_cam_model(tmp_path / "tiny.onnx")
+    out = tmp_path / "boxes.json"
+    result = runner.invoke(app, ["detect", str(photos), "--method", "frames", "--threshold",
+                                 "0", "--max-det", "3", "--crops", str(tmp_path / "crops"),
+                                 "--classify", str(model), "-o", str(out)],
+                           env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "labels" in result.output and "painting; painting" in result.output
+    with out.with_suffix(".csv").open() as handle:
+        reported = list(csv.DictReader(handle))
+    assert len(reported) == 9  # 3 photos x --max-det 3
+    assert sorted(Path(r["crop"]).name for r in reported) == sorted(
+        p.name for p in (tmp_path / "crops").iterdir())
+    for row in reported:
+        box = np.array([[float(row[k]) for k in ("x1", "y1", "x2", "y2")]])
+        crop = cv2.imread(row["crop"])
+        assert crop.shape[:2] == pytest.approx((box[0, 3] - box[0, 1], box[0, 2] - box[0, 0]),
+                                               abs=3)
+        if iou_matrix(box, PAINTINGS).max() > 0.85:  # the red canvases: 'painting'
+            assert row["label"] == "painting" and float(row["label_score"]) > 0.34
+    rows = [r for r in json.loads(out.read_text()) if r["reported"]]
+    assert all(r["label"] and r["crop"] and len(r["quad"]) == 4 for r in rows)
+
+
+def test_build_painting_detector_records_its_recipe(tmp_path: Path):
+    """The one command that rebuilds the bundled detector, at toy size (`--weights none`:
+    random initialisation, as the ImageNet file is not part of the test data)."""
+    import artkit
+    from artkit.model_card import ModelCard
+
+    out = tmp_path / "detector.onnx"
+    result = runner.invoke(app, ["build-painting-detector", "--weights", "none", "--rooms",
+                                 "12", "--epochs", "1", "--seed", "3", "--output", str(out),
+                                 "--quiet"])
+    assert result.exit_code == 0, result.output
+    card = ModelCard.read(out)
+    provenance = card.extra["provenance"]
+    assert card.labels == ["background", "painting"] and "cams" in card.outputs
+    assert provenance["recipe"]["rooms"] == 12 and provenance["recipe"]["seed"] == 3
+    assert provenance["paintings"].startswith("procedural")
+    assert "build-painting-detector" in provenance["command"]
+    photos, _ = _photo_folder(tmp_path, red=True)
+    found = [d for d in artkit.detect(photos, model=out) if d.ok]
+    assert len(found) == 3 and all(len(d.candidates.scores) for d in found)

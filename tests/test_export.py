@@ -253,7 +253,7 @@ def test_unfinished_run_and_model_without_export(tiny_run, tmp_path: Path) -> No
 
 # Tiny values for the options model plugins commonly declare; each plugin gets the ones it
 # has. Networks take their smallest input size (`min_input_size`).
-TINY_OPTIONS = {"epochs": 1, "batch_size": 16, "patience": 0, "alpha": 0.25,
+TINY_OPTIONS = {"epochs": 1, "batch_size": 16, "patience": 0, "alpha": 0.25, "weights": "none",
                 "cam_filters": 16, "vocab": "8", "grid_c": "1", "grid_gamma": "scale",
                 "cv_folds": 2, "kmeans_sample": 2000, "workers": 1}
 

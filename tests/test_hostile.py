@@ -58,16 +58,17 @@ def hostile(synth_multiclass: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_every_hostile_entry_is_listed_with_its_reason(model: Path, hostile: Path) -> None:
+    from artkit.runtime.inputs import InputStream
+
+    stream = InputStream.listing(hostile)
+    deadline = time.monotonic() + 30
+    while stream.total is None and time.monotonic() < deadline:  # the listing thread is done
+        time.sleep(0.01)
+    (hostile / "vanishing.jpg").unlink()  # gone between listing and decoding
     events: list[artkit.Event] = []
-
-    def remove_once_started(event: artkit.Event) -> None:
-        if event.kind == "start":  # the file is gone after it was listed
-            (hostile / "vanishing.jpg").unlink(missing_ok=True)
-        events.append(event)
-
     found = {p.path.relative_to(hostile).as_posix(): p
-             for p in artkit.load(model).predict(hostile, batch_size=2,
-                                                 progress=remove_once_started)}
+             for p in artkit.load(model).predict(stream, batch_size=2,
+                                                 progress=events.append)}
     assert sorted(found) == ["album.jpg", "album.jpg/inside.jpg", "dangling.jpg",
                              "good0.jpg", "good1.jpg", "good2.jpg", "locked.jpg",
                              "vanishing.jpg"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +27,24 @@ Inputs = str | Path | Sequence[str | Path] | ExpandedInputs | InputStream
 """Image files, folders (searched recursively), glob patterns or ``.txt`` lists, or an
 already expanded list (:func:`artkit.runtime.inputs.expand_inputs`) or stream
 (:class:`artkit.runtime.inputs.InputStream`)."""
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """One input's embedding (:meth:`Model.embed`): `vector` float32 (D,), L2-normalised,
+    or None with the `error` of a file that could not be read."""
+
+    index: int
+    path: Path
+    vector: np.ndarray | None
+    error: str | None = None
+    rotated: np.ndarray | None = None
+    """With ``rotations=True``: float32 (3, D), the embeddings of the image turned by 90,
+    180 and 270 degrees (L2-normalised)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.vector is not None
 
 
 def _report_listing(ignored: int, empty_patterns: list[str]) -> None:
@@ -102,11 +121,6 @@ class Model:
         gives a Prediction with status ``error`` and the reason, and the rest go on.
 
         `decision` overrides the stored multi-label rule (see :meth:`decision`)."""
-        import cv2
-
-        from artkit.runtime.session import cpu_count
-
-        cv2.setNumThreads(1)  # the worker pool is the parallelism; OpenCV's would oversubscribe
         if top_k < 1:
             raise ArtkitError("top_k must be at least 1")
         rule = decision if decision is not None else self.decision()
@@ -115,22 +129,79 @@ class Model:
                 rule.check(len(self.labels))
             except ValueError as exc:
                 raise ArtkitError(f"decision rule: {exc}", self.path) from None
+        if self.card.is_embedding:
+            raise ArtkitError("an embedding model gives vectors, not labels", self.path,
+                              hint="use artkit embed / similar / duplicates with it")
+        for scored in self._scored(inputs, ("scores",), "predict", batch_size, workers,
+                                   engine, ray_address, progress):
+            yield from self._predictions(scored, rule, top_k)
+
+    def embed(self, inputs: Inputs, *, batch_size: int = 32, workers: int | None = None,
+              engine: Engine = "local", ray_address: str | None = None, rotations: bool = False,
+              progress: bool | ProgressCallback | None = None) -> Iterator[Embedding]:
+        """The L2-normalised embedding (float32 (D,)) of every input image, streamed and in
+        input order; a file that cannot be read gives an Embedding with its error. Needs an
+        embedding model (``artkit export onnx --embedding``). `rotations` also embeds each
+        image turned by 90, 180 and 270 degrees (``Embedding.rotated``; 4x the inference,
+        decoded once; square input sizes, local engine)."""
+        from artkit.embeddings import l2_normalise
+
+        if not self.card.is_embedding:
+            raise ArtkitError(f"not an embedding model (task {self.card.task})", self.path,
+                              hint="export one with `artkit export onnx --embedding RUN`")
+        size = self.card.input_size
+        if rotations and (engine != "local" or size is None or size[0] != size[1]):
+            raise ArtkitError("rotations need a square image input and the local engine",
+                              self.path)
+        for scored in self._scored(inputs, ("embedding",), "embed", batch_size, workers,
+                                   engine, ray_address, progress):
+            found: dict[int, Embedding] = {}
+            batch = scored.batch
+            if len(batch):
+                vectors = l2_normalise(scored.outputs["embedding"])
+                turned = self._rotated(batch.items) if rotations else None
+                for row, index in enumerate(batch.indices):
+                    found[index] = Embedding(index, Path(batch.paths[row]), vectors[row],
+                                             rotated=None if turned is None else turned[row])
+            for failure in scored.failures:
+                found[failure.index] = Embedding(failure.index, Path(failure.path), None,
+                                                 failure.reason)
+            yield from (found[i] for i in sorted(found))
+
+    def _rotated(self, images: np.ndarray) -> np.ndarray:
+        """(n, 3, D) L2-normalised embeddings of `images` turned by 90, 180, 270 degrees."""
+        from artkit.embeddings import l2_normalise
+
+        name = self.session.get_inputs()[0].name
+        turned = [l2_normalise(self.session.run(["embedding"], {
+            name: np.ascontiguousarray(np.rot90(images, k, axes=(1, 2)))})[0])
+            for k in (1, 2, 3)]
+        return np.stack(turned, axis=1)
+
+    def _scored(self, inputs: Inputs, outputs: tuple[str, ...], name: str, batch_size: int,
+                workers: int | None, engine: Engine, ray_address: str | None,
+                progress: bool | ProgressCallback | None) -> Iterator[Any]:
+        """Scored batches of `inputs` (the requested outputs), in order, with a bar."""
+        import cv2
+
+        from artkit.runtime.session import cpu_count
+
+        cv2.setNumThreads(1)  # the worker pool is the parallelism; OpenCV's would oversubscribe
         with reporting(progress):
             stream = as_stream(inputs)
             batches = score_stream(self.path, self.session, self.card, stream, engine=engine,
                                    batch_size=batch_size, workers=workers or cpu_count(),
-                                   device=self.device, address=ray_address)
+                                   device=self.device, address=ray_address, outputs=outputs)
             with make_progress(rate_unit="img") as bar:
                 # the total shows once the listing (on its own thread) has finished
-                task = bar.add_task("predict", total=stream.total, rate="")
+                task = bar.add_task(name, total=stream.total, rate="")
                 began, done = time.perf_counter(), 0
                 for scored in batches:
-                    rows = self._predictions(scored, rule, top_k)
-                    done += len(rows)
+                    done += len(scored.batch) + len(scored.failures)
                     rate = done / max(time.perf_counter() - began, 1e-9)
                     bar.update(task, completed=done, total=stream.total,
                                rate=f"{rate:.1f} img/s")
-                    yield from rows
+                    yield scored
             _report_listing(stream.ignored, stream.empty_patterns)
 
     def _predictions(self, scored: Any, rule: DecisionRule | None, top_k: int

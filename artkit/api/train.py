@@ -1,4 +1,5 @@
-"""`artkit.train(model, ...)`, `artkit.get_run(ref)` and `artkit.export(run, ...)`.
+"""`artkit.train(model, ...)`, `artkit.cross_validate(model, folds, ...)`,
+`artkit.get_run(ref)` and `artkit.export(run, ...)`.
 
 Training options are the model plugin's own (``vocab=1000`` for bow-svm, ``epochs=5`` for
 the Keras networks): those not given take the plugin's declared defaults, as the CLI's
@@ -12,6 +13,7 @@ from typing import Any
 
 from artkit import plugins
 from artkit.console import ProgressCallback, reporting
+from artkit.cross_validation import CrossValidation
 from artkit.data.splits import TEST_FRACTION, VAL_FRACTION
 from artkit.errors import PluginError
 from artkit.export.run_export import DEFAULT_OPSET, ExportResult, export_run
@@ -53,6 +55,25 @@ def train(model: str, *, data: str | Path | None = None, format: str | None = No
     return run
 
 
+def cross_validate(model: str, folds: int = 5, *, data: str | Path | None = None,
+                   format: str | None = None, task: str | None = None,
+                   name: str | None = None, seed: int = 0, val_fraction: float = VAL_FRACTION,
+                   min_class_images: int = 0,
+                   progress: bool | ProgressCallback | None = None,
+                   **options: Any) -> CrossValidation:
+    """Train model plugin `model` once per fold of a `folds`-fold stratified split (each
+    image tested once) and return the runs with the mean, std, min and max of every test
+    metric over the folds (also saved as ``runs/<model>/<name>-cv.json``)."""
+    from artkit.cross_validation import cross_validate as run_folds
+
+    chosen = model_options(model, options)
+    with reporting(progress):
+        return run_folds(model, chosen, folds,
+                         data=Path(data) if data is not None else None, format=format,
+                         task=task, name=name, seed=seed, val_fraction=val_fraction,
+                         min_class_images=min_class_images)
+
+
 def get_run(ref: str | Path | Run | None = None, model: str | None = None) -> Run:
     """A run from a folder, ``MODEL/N``, or (None) the most recent finished run (of
     `model`, when given)."""
@@ -61,12 +82,14 @@ def get_run(ref: str | Path | Run | None = None, model: str | None = None) -> Ru
 
 def export(run: str | Path | Run | None = None, output: str | Path | None = None, *,
            opset: int = DEFAULT_OPSET, quantize: str | None = None, check_images: int = 16,
-           calibration_images: int = 64,
+           calibration_images: int = 64, embedding: bool = False,
            progress: bool | ProgressCallback | None = None) -> ExportResult:
     """Export a finished run to one self-describing ONNX file (self-checked against the
     original model on test images; nothing is written if they differ). With
-    ``quantize="int8"`` the file at `output` is the int8 model."""
+    ``quantize="int8"`` the file at `output` is the int8 model. With ``embedding=True``
+    only the run's backbone is exported, as an embedding model for :func:`artkit.embed`,
+    :func:`artkit.similar` and :func:`artkit.duplicates` (linear-probe and knn runs)."""
     with reporting(progress):
         return export_run(get_run(run), output=Path(output) if output is not None else None,
                           opset=opset, quantize=quantize, check_images=check_images,
-                          calibration_images=calibration_images)
+                          calibration_images=calibration_images, embedding=embedding)

@@ -32,6 +32,10 @@ def onnx_command(
         "--check-images", min=1, help="Test images of the self-check.")] = 16,
     calibration_images: Annotated[int, typer.Option(
         "--calibration-images", min=1, help="Training images calibrating int8.")] = 64,
+    embedding: Annotated[bool, typer.Option(
+        "--embedding", help="Export the run's backbone alone as an embedding model (output "
+        "'embedding': pooled features) for artkit embed, similar and duplicates "
+        "(linear-probe and knn runs).")] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Export a trained run to ONNX, with labels, preprocessing and thresholds inside.
@@ -43,7 +47,8 @@ def onnx_command(
     apply_quiet(quiet)
     result = artkit.export(run, output, opset=opset,
                            quantize=quantize.value if quantize else None,
-                           check_images=check_images, calibration_images=calibration_images)
+                           check_images=check_images, calibration_images=calibration_images,
+                           embedding=embedding)
     print_table(f"self-check on {result.check.n_images} test images: passed",
                 result.check.rows())
     for skipped in result.check.skipped:
@@ -52,8 +57,10 @@ def onnx_command(
         print_table("int8 quantization", result.int8.rows())
     size_mb = result.path.stat().st_size / 1e6
     kind = "int8, " if result.int8 is not None else ""
-    console.print(f"wrote {result.path} ({kind}{size_mb:.1f} MB, {len(result.card.labels)} "
-                  f"labels, outputs: {', '.join(result.card.outputs)})")
+    what = (f"{result.card.embedding_dim}-d embeddings" if result.card.is_embedding
+            else f"{len(result.card.labels)} labels")
+    console.print(f"wrote {result.path} ({kind}{size_mb:.1f} MB, {what}, "
+                  f"outputs: {', '.join(result.card.outputs)})")
     if result.float_path is not None:
         console.print(f"wrote {result.float_path} (the float model it was quantized from, "
                       f"{result.float_path.stat().st_size / 1e6:.1f} MB)")

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "artkit.cli.detect_cmd",
     "artkit.cli.export_cmd",
     "artkit.cli.predict_cmd",
+    "artkit.cli.embed_cmd",
     "artkit.cli.benchmark_cmd",
     "artkit.cli.thresholds_cmd",
     "artkit.cli.report_cmd",

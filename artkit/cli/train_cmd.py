@@ -16,6 +16,7 @@ import typer
 from artkit import plugins
 from artkit.cli.common import apply_quiet, new_app, print_report_hint, typer_parameter
 from artkit.cli.results import print_eval_result
+from artkit.console import print_table
 from artkit.contracts import OptionSpec
 from artkit.data.splits import TEST_FRACTION, VAL_FRACTION
 from artkit.errors import PluginError
@@ -34,6 +35,9 @@ CORE_OPTIONS: list[OptionSpec] = [
     OptionSpec("min_class_images", int, 0,
                "Leave out classes (attributes) with fewer images than this, with a warning "
                "naming them (0: keep all)."),
+    OptionSpec("cv", int, 0, "K-fold stratified cross-validation: train K runs (NAME-foldK), "
+               "each tested on its own fold, and report the mean and spread of the metrics "
+               "(0: one train/val/test split)."),
     OptionSpec("quiet", bool, False, "No progress bars."),
 ]
 
@@ -66,6 +70,12 @@ def make_train_command(model: Any):
 
         apply_quiet(values.pop("quiet"))
         core = {k: values.pop(k) for k in list(values) if k in core_names}
+        folds = core.pop("cv")
+        if folds:
+            core.pop("test_fraction")
+            cv = artkit.cross_validate(model.name, folds, **core, **values)
+            print_table(f"{model.name} — {folds}-fold cross-validation ({cv.path})", cv.rows())
+            return
         run = artkit.train(model.name, **core, **values)
         print_eval_result(f"{model.name} — test split ({run.dir})", run.result())
         print_report_hint(run.dir)

@@ -88,6 +88,44 @@ def _detection(dataset: Dataset, count: int, side: int, columns: int) -> Image.I
     return sheet
 
 
+def _tile_or_blank(path: Path, side: int) -> Image.Image:
+    try:
+        return _tile(path, side)
+    except Exception:  # noqa: BLE001 - a sheet shows what it can; the file is named below
+        return Image.new("RGB", (side, side), (200, 200, 200))
+
+
+def save_image_rows(rows: list[list[tuple[str | Path, str]]], path: str | Path,
+                    side: int = 128) -> Path:
+    """Save a PNG with one row of (image, caption) tiles per entry of `rows` (a query and
+    its neighbours, a group of duplicates)."""
+    caption_h, gap = 28, 6
+    columns = max((len(r) for r in rows), default=1)
+    sheet = Image.new("RGB", (columns * (side + gap) + gap,
+                              len(rows) * (side + caption_h + gap) + gap), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    font = _font(10)
+    for r, row in enumerate(rows):
+        y = gap + r * (side + caption_h + gap)
+        for c, (image_path, caption) in enumerate(row):
+            x = gap + c * (side + gap)
+            sheet.paste(_tile_or_blank(Path(image_path), side), (x, y))
+            name = Path(image_path).name
+            draw.text((x, y + side + 1), name[:24], fill=TEXT, font=font)
+            draw.text((x, y + side + 14), caption, fill=(110, 110, 110), font=font)
+    return _save_png(sheet, path)
+
+
+def _save_png(sheet: Image.Image, path: str | Path) -> Path:
+    # A 256-colour palette keeps a sheet of noisy photos small enough to commit and share.
+    palette = sheet.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+    sheet = sheet.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        sheet.save(tmp, format="PNG", optimize=True)
+    return path
+
+
 def save_contact_sheet(dataset: Dataset, path: str | Path, per_class: int = 6,
                        side: int = 80) -> Path:
     """Save a PNG grid of sample images of `dataset` with their labels (or boxes)."""
@@ -97,10 +135,4 @@ def save_contact_sheet(dataset: Dataset, path: str | Path, per_class: int = 6,
         sheet = _multilabel(dataset, 4 * per_class, side, columns=per_class)
     else:
         sheet = _detection(dataset, 9, side * 3, columns=3)
-    # A 256-colour palette keeps a sheet of noisy photos small enough to commit and share.
-    palette = sheet.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
-    sheet = sheet.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        sheet.save(tmp, format="PNG", optimize=True)
-    return path
+    return _save_png(sheet, path)

@@ -82,3 +82,35 @@ def make_split(dataset: Dataset, seed: int = 0, test_fraction: float = TEST_FRAC
     rest, test = _two_way(targets, everything, test_fraction, dataset.task, seed)
     train, val = _two_way(targets, rest, val_fraction, dataset.task, seed + 1)
     return Split(train=train, val=val, test=test)
+
+
+def make_folds(dataset: Dataset, folds: int, seed: int = 0,
+               val_fraction: float = VAL_FRACTION) -> list[Split]:
+    """`folds` stratified cross-validation splits: each image is in exactly one test fold;
+    the validation images of a fold come from its other images, stratified as in
+    :func:`make_split`. Multi-label folds use iterative stratification."""
+    n = len(dataset)
+    if folds < 2:
+        raise DataError(f"cross-validation needs at least 2 folds, not {folds}")
+    if n < 2 * folds:
+        raise DataError(f"only {n} images: too few for {folds} folds", dataset.root)
+    if dataset.task == "multilabel":
+        from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+        splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    elif dataset.task == "multiclass":
+        from sklearn.model_selection import StratifiedKFold
+
+        counts = np.bincount(dataset.targets)
+        if counts[counts > 0].min() < folds:
+            raise DataError(f"a class has fewer than {folds} images: it cannot be in every "
+                            "fold", dataset.root, hint="use fewer folds or --min-class-images")
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    else:
+        raise DataError(f"cross-validation is for classification, not {dataset.task}")
+    splits = []
+    for rest, test in splitter.split(np.zeros(n), dataset.targets):
+        train, val = _two_way(dataset.targets, np.sort(rest), val_fraction, dataset.task,
+                              seed + 1)
+        splits.append(Split(train=train, val=val, test=np.sort(test)))
+    return splits

@@ -27,7 +27,7 @@ from artkit.evaluation import run_dataset
 from artkit.export.quantize import QuantizeReport
 from artkit.export.selfcheck import CheckResult, self_check
 from artkit.io import atomic_path
-from artkit.model_card import ModelCard
+from artkit.model_card import EMBEDDING_TASK, ModelCard
 from artkit.runs import Run
 
 DEFAULT_OPSET = 17
@@ -35,6 +35,8 @@ CHECK_IMAGES = 16
 CALIBRATION_IMAGES = 64
 #: Exported files are meant to be shipped: readable by all (temporary files start as 0600).
 SHARED_FILE_MODE = 0o644
+#: The output of an embedding model (``--embedding``): (N, D) pooled backbone features.
+EMBEDDING_OUTPUT = "embedding"
 
 
 @dataclass
@@ -47,8 +49,8 @@ class ExportResult:
     """With int8 quantization: the float model it was quantized from (`path` is the int8)."""
 
 
-def default_output(run: Run) -> Path:
-    return Path("exported") / f"{run.name}.onnx"
+def default_output(run: Run, embedding: bool = False) -> Path:
+    return Path("exported") / f"{run.name}{'.embedding' if embedding else ''}.onnx"
 
 
 def float_path(path: Path) -> Path:
@@ -58,10 +60,19 @@ def float_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.float{path.suffix or '.onnx'}")
 
 
-def build_card(run: Run, graph: OnnxGraph, session: Any, opset: int) -> ModelCard:
+def build_card(run: Run, graph: OnnxGraph, session: Any, opset: int,
+               embedding: bool = False) -> ModelCard:
     config = run.config
     prep = graph.preprocessing
     image = graph.input_kind == "image"
+    if embedding:  # the backbone alone: no labels, no decision rule, no head metrics
+        dim = session.get_outputs()[0].shape[-1]
+        return ModelCard(
+            model=config.model, options=config.options, task=EMBEDDING_TASK, labels=[],
+            input_kind=graph.input_kind, preprocessing=prep, outputs=[EMBEDDING_OUTPUT],
+            run=run.name, opset=opset, embedding_dim=int(dim),
+            exported_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            input_size=tuple(int(v) for v in prep["size"]))  # type: ignore[arg-type]
     return ModelCard(
         model=config.model, options=config.options, task=config.task,
         labels=list(config.labels), input_kind=graph.input_kind, preprocessing=prep,
@@ -83,7 +94,10 @@ def _dataset_and_split(run: Run) -> tuple[Dataset, Split]:
 
 def export_run(run: Run, output: Path | None = None, opset: int = DEFAULT_OPSET,
                quantize: str | None = None, check_images: int = CHECK_IMAGES,
-               calibration_images: int = CALIBRATION_IMAGES) -> ExportResult:
+               calibration_images: int = CALIBRATION_IMAGES,
+               embedding: bool = False) -> ExportResult:
+    """Export `run`; with `embedding`, only its backbone, as an embedding model (output
+    ``embedding``, card task ``embedding``; see the ``export_embedding_onnx`` capability)."""
     import onnx
 
     from artkit.runtime.session import create_session
@@ -92,23 +106,28 @@ def export_run(run: Run, output: Path | None = None, opset: int = DEFAULT_OPSET,
     if run.metrics is None:
         raise ArtkitError("this run did not finish (no metrics.json)", run.dir)
     model = plugins.get(plugins.Kind.MODEL, config.model)
-    if not callable(capability(model, "export_onnx")):
-        raise ArtkitError(f"model '{config.model}' cannot export to ONNX (its plugin has no "
-                          "export_onnx)")
+    exporter = "export_embedding_onnx" if embedding else "export_onnx"
+    if not callable(capability(model, exporter)):
+        raise ArtkitError(f"model '{config.model}' cannot export to ONNX"
+                          + (" as an embedding model" if embedding else "")
+                          + f" (its plugin has no {exporter})")
+    if embedding and quantize:
+        raise ArtkitError("--quantize is not offered with --embedding")
     dataset, split = _dataset_and_split(run)
-    info(f"building the ONNX graph of {run.dir} (opset {opset})")
-    graph: OnnxGraph = model.export_onnx(run, opset)
+    info(f"building the ONNX graph of {run.dir} (opset {opset})"
+         + (", the backbone as an embedding model" if embedding else ""))
+    graph: OnnxGraph = getattr(model, exporter)(run, opset)
     if quantize and not graph.quantizable:
         raise ArtkitError(f"--quantize {quantize} is not offered for '{config.model}': its "
                           "graph would not get faster or smaller (export without --quantize)")
     session = create_session(graph.model.SerializeToString(), device="cpu")
-    card = build_card(run, graph, session, opset)
+    card = build_card(run, graph, session, opset, embedding)
     check_paths = [dataset.paths[i] for i in (split.test if len(split.test) else split.val)]
     info(f"self-check on {min(check_images, len(check_paths))} test images")
     check = self_check(graph, session, card, check_paths[:check_images])
     card.self_check = {"n_images": check.n_images, "max_abs_diff": check.max_abs_diff}
     card.embed(graph.model)
-    path = Path(output) if output is not None else default_output(run)
+    path = Path(output) if output is not None else default_output(run, embedding)
     result = ExportResult(path=path, card=card, check=check)
     # With --quantize the named file is the int8 model and the float one goes beside it;
     # both are complete temporary files before either is moved into place.

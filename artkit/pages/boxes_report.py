@@ -40,6 +40,8 @@ class Box:
     score: float
     label: str | None = None
     crop: str | None = None
+    reported: bool = True
+    """False for a candidate below detect's --threshold (kept in the json for AP only)."""
 
 
 @dataclass
@@ -103,7 +105,7 @@ def read_boxes(path: Path) -> list[BoxRow]:
         try:
             x, y, w, h = (float(v) for v in item["bbox"])
             box = Box((x, y, x + w, y + h), float(item["score"]), item.get("label"),
-                      item.get("crop"))
+                      item.get("crop"), item.get("reported", True) is not False)
         except (KeyError, TypeError, ValueError):
             raise _not_boxes(path, f"result {number} lacks bbox [x, y, w, h] or score") \
                 from None
@@ -205,6 +207,8 @@ def boxes_report(path: Path, output: Path, gt: Path | None = None,
         notes.append(f"Metrics from {metrics_path.name}; give --gt to see the annotated "
                      "paintings on the photos.")
 
+    for photo in photos:  # AP counts every candidate; the page shows the reported ones
+        photo.boxes = [b for b in photo.boxes if b.reported]
     judged = [judge(p) for p in photos]
     if truth is not None:
         order = sorted(range(len(photos)), key=lambda k: (

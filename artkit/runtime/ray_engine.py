@@ -274,8 +274,9 @@ class DetectActor:
         cams = np.array([np.zeros((0, 0), np.float32)] * n + [None], dtype=object)[:n]
         for photo in photos:
             boxes[photo.index] = json.dumps(
-                [[t, photo.detections[t].boxes.tolist(), photo.detections[t].scores.tolist()]
-                 for t in self.thresholds])
+                [[t, photo.detections[t].boxes.tolist(), photo.detections[t].scores.tolist(),
+                  None if photo.detections[t].quads is None
+                  else photo.detections[t].quads.tolist()] for t in self.thresholds])
             work[photo.index] = photo.image.shape[:2]
             if self.keep_images:
                 images[photo.index] = photo.image
@@ -316,8 +317,10 @@ def _photos(columns: dict[str, np.ndarray], paths: Sequence[Path]) -> tuple[list
         else:  # no overlays asked for: a pixel-less stand-in with the working copy's shape
             image, cam = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (height, width, 3)), None
         detections = {float(t): Detections(np.asarray(b, np.float32).reshape(-1, 4),
-                                           np.asarray(s, np.float32).reshape(-1))
-                      for t, b, s in json.loads(str(columns["boxes"][row]))}
+                                           np.asarray(s, np.float32).reshape(-1),
+                                           None if q is None
+                                           else np.asarray(q, np.float32).reshape(-1, 4, 2))
+                      for t, b, s, q in json.loads(str(columns["boxes"][row]))}
         size = (int(columns["size"][row][0]), int(columns["size"][row][1]))
         photos.append(Photo(index, Path(paths[index]), size, image, cam, detections))
     return photos, failures

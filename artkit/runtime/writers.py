@@ -75,7 +75,7 @@ class OutputLock:
     """An exclusive lock on ``<output>.lock``: a second predict writing the same file is
     refused instead of interleaving its rows with the first one's."""
 
-    def __init__(self, output: Path):
+    def __init__(self, output: Path, command: str = "predict"):
         import fcntl
 
         self.path = output.with_name(output.name + ".lock")
@@ -86,7 +86,7 @@ class OutputLock:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.handle.close()
-            raise ArtkitError("another artkit predict is writing this file", output,
+            raise ArtkitError(f"another artkit {command} is writing this file", output,
                               hint="wait for it, or choose another --output") from None
 
     def release(self) -> None:

@@ -1,0 +1,249 @@
+"""Embeddings as a product: `artkit.embed` (vectors to a resumable .npz), `artkit.similar`
+(exact cosine search in such a file: the index) and `artkit.duplicates` (groups of
+near-duplicate photos). The model is an embedding model, ``artkit export onnx --embedding``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from artkit.api.model import Embedding, Inputs, Model, load
+from artkit.console import ProgressCallback, reporting
+from artkit.embeddings import (
+    EmbeddingSet,
+    EmbeddingWriter,
+    centred,
+    connected_groups,
+    similar_pairs,
+)
+from artkit.embeddings import top_k as exact_top_k
+from artkit.errors import ArtkitError
+from artkit.runtime.inputs import InputStream
+
+#: Cosine similarity above which two photos are near-duplicates (chosen on held-out AIC
+#: copies, docs/embeddings.md).
+DUPLICATE_THRESHOLD = 0.77
+ModelLike = str | Path | Model
+
+
+def _model(model: ModelLike | None, device: str = "auto") -> Model:
+    if model is None:
+        raise ArtkitError("no embedding model given", hint="pass --model BACKBONE.onnx")
+    return model if isinstance(model, Model) else load(model, device=device)  # type: ignore
+
+
+def _model_info(model: Model) -> dict[str, Any]:
+    return {"model": str(model.path.resolve()), "run": model.card.run,
+            "embedding_dim": model.card.embedding_dim, "input_size": model.card.input_size}
+
+
+@dataclass
+class EmbedSummary:
+    """What :func:`embed` did: the file, the images embedded now, those that failed now,
+    and those a resumed file already held."""
+
+    path: Path
+    embedded: int
+    failed: list[Embedding]
+    resumed: int
+    seconds: float
+
+
+def embed(inputs: Inputs, model: ModelLike, output: str | Path, *, resume: bool = False,
+          batch_size: int = 32, workers: int | None = None, device: str = "auto",
+          progress: bool | ProgressCallback | None = None) -> EmbedSummary:
+    """Embed every input image into the ``.npz`` file `output` (paths, L2-normalised
+    float32 vectors, the files that failed), written shard by shard as it goes and
+    assembled atomically at the end. With `resume`, the paths an interrupted (or finished)
+    run wrote are skipped, not recomputed. Read it with :func:`read_embeddings`."""
+    import time
+
+    with reporting(progress):
+        loaded = _model(model, device)
+        if not loaded.card.is_embedding:
+            raise ArtkitError(f"not an embedding model (task {loaded.card.task})", loaded.path,
+                              hint="export one with `artkit export onnx --embedding RUN`")
+        writer = EmbeddingWriter(output, _model_info(loaded), resume=resume)
+        stream = InputStream.listing(inputs, exclude=writer.done) \
+            if not isinstance(inputs, InputStream) else inputs
+        began, finished, embedded, failed = time.perf_counter(), False, 0, []
+        pending: list[Embedding] = []
+        try:
+            for item in loaded.embed(stream, batch_size=batch_size, workers=workers):
+                pending.append(item)
+                if len(pending) >= batch_size:
+                    _flush(writer, pending)
+                    pending = []
+                if item.ok:
+                    embedded += 1
+                else:
+                    failed.append(item)
+            _flush(writer, pending)
+            finished = True
+        finally:
+            writer.close(finished)
+        return EmbedSummary(Path(output), embedded, failed, stream.excluded
+                            if isinstance(stream, InputStream) else 0,
+                            time.perf_counter() - began)
+
+
+def _flush(writer: EmbeddingWriter, items: list[Embedding]) -> None:
+    writer.write([str(e.path) for e in items if e.ok],
+                 [e.vector for e in items if e.ok],  # type: ignore[misc]
+                 [str(e.path) for e in items if not e.ok],
+                 [e.error or "" for e in items if not e.ok])
+
+
+def read_embeddings(path: str | Path) -> EmbeddingSet:
+    """An embedding file (or index) written by :func:`embed` / :func:`build_index`."""
+    return EmbeddingSet.read(path)
+
+
+def build_index(photos: Inputs, model: ModelLike, output: str | Path, **options: Any
+                ) -> EmbedSummary:
+    """The search index of `photos`: an embedding file (as :func:`embed`, same options)
+    that also names its model, so :func:`similar` needs only the index."""
+    return embed(photos, model, output, **options)
+
+
+@dataclass
+class Neighbours:
+    """The nearest indexed photos of one query, best first: (path, cosine similarity)."""
+
+    query: Path
+    neighbours: list[tuple[str, float]] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": str(self.query), "error": self.error,
+                "neighbours": [{"path": p, "similarity": round(s, 6)}
+                               for p, s in self.neighbours]}
+
+
+def similar(queries: Inputs, index: str | Path | EmbeddingSet, *, top_k: int = 5,
+            model: ModelLike | None = None, batch_size: int = 32,
+            device: str = "auto", progress: bool | ProgressCallback | None = None
+            ) -> list[Neighbours]:
+    """The `top_k` indexed photos most similar (cosine, exact search) to each query image,
+    in query order. A query that is itself in the index is left out of its own neighbours.
+    `model` defaults to the one that built the index."""
+    if top_k < 1:
+        raise ArtkitError("top-k must be at least 1")
+    stored = index if isinstance(index, EmbeddingSet) else EmbeddingSet.read(index)
+    with reporting(progress):
+        loaded = _model(model or stored.model.get("model"), device)
+        embedded = list(loaded.embed(queries, batch_size=batch_size))
+    ok = [e for e in embedded if e.ok]
+    position = {p: i for i, p in enumerate(stored.paths)}
+    exclude = [position.get(str(e.path), -1) for e in ok]
+    vectors = np.stack([e.vector for e in ok]) if ok else \
+        np.zeros((0, stored.vectors.shape[1]), np.float32)
+    if ok and vectors.shape[1] != stored.vectors.shape[1]:
+        raise ArtkitError(f"the index holds {stored.vectors.shape[1]}-d vectors, the model "
+                          f"gives {vectors.shape[1]}-d: not the model that built it")
+    found, sims = exact_top_k(vectors, stored.vectors, top_k, exclude=exclude)
+    by_index = {e.index: row for row, e in enumerate(ok)}
+    results = []
+    for e in embedded:
+        if not e.ok:
+            results.append(Neighbours(e.path, error=e.error))
+            continue
+        row = by_index[e.index]
+        results.append(Neighbours(e.path, [(stored.paths[j], float(s)) for j, s in
+                                           zip(found[row], sims[row], strict=True)]))
+    return results
+
+
+def similar_sheet(results: Sequence[Neighbours], path: str | Path, side: int = 128) -> Path:
+    """A PNG: one row per query, the query then its neighbours with their similarity."""
+    from artkit.data.contact_sheet import save_image_rows
+
+    rows = [[(r.query, "query")] + [(p, f"cos {s:.3f}") for p, s in r.neighbours]
+            for r in results if r.error is None]
+    return save_image_rows(rows, path, side)
+
+
+@dataclass
+class DuplicateGroups:
+    """Groups of near-duplicate photos: each a list of (path, cosine similarity to the
+    group's first photo), the first with 1.0; and the files that could not be read."""
+
+    groups: list[list[tuple[str, float]]]
+    threshold: float
+    n_images: int
+    failed: list[Embedding] = field(default_factory=list)
+
+    def write_csv(self, path: str | Path) -> Path:
+        """Columns group, path, similarity (to the group's first), written atomically."""
+        from artkit.io import atomic_path
+
+        path = Path(path)
+        with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["group", "path", "similarity"])
+            for number, group in enumerate(self.groups, 1):
+                for member, similarity in group:
+                    writer.writerow([number, member, f"{similarity:.6f}"])
+        return path
+
+    def write_sheets(self, folder: str | Path, side: int = 128) -> list[Path]:
+        """One PNG per group: ``group-0001.png``, ..."""
+        from artkit.data.contact_sheet import save_image_rows
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        return [save_image_rows([[(p, f"cos {s:.3f}") for p, s in group]],
+                                folder / f"group-{number:04d}.png", side)
+                for number, group in enumerate(self.groups, 1)]
+
+
+def group_duplicates(paths: Sequence[str], vectors: np.ndarray,
+                     threshold: float = DUPLICATE_THRESHOLD,
+                     rotated: np.ndarray | None = None) -> list[list[tuple[str, float]]]:
+    """Connected components of the graph "cosine >= threshold" over L2-normalised
+    `vectors` (and their `rotated` versions, (n, r, D)), both centred on the collection's
+    mean embedding: the groups of two or more, each as (path, similarity to its first)."""
+    if not len(paths):
+        return []
+    mean = vectors.mean(axis=0)
+    vectors = centred(vectors, mean)
+    rotated = centred(rotated, mean) if rotated is not None else None
+    groups = connected_groups(len(paths), similar_pairs(vectors, threshold, rotated=rotated))
+
+    def similarity(i: int, first: int) -> float:
+        best = float(vectors[i] @ vectors[first])
+        if rotated is not None:
+            best = max(best, float(np.max(rotated[i] @ vectors[first])),
+                       float(np.max(rotated[first] @ vectors[i])))
+        return best
+
+    return [[(paths[i], 1.0 if i == g[0] else similarity(i, g[0])) for i in g]
+            for g in groups]
+
+
+def duplicates(photos: Inputs, model: ModelLike, *,
+               threshold: float = DUPLICATE_THRESHOLD, rotations: bool = True,
+               batch_size: int = 32, workers: int | None = None, device: str = "auto",
+               progress: bool | ProgressCallback | None = None) -> DuplicateGroups:
+    """Group near-duplicate photos (re-encoded, resized, cropped, rotated or recoloured
+    copies): connected components of embedding cosine similarity >= `threshold`, after
+    centring on the photos' mean embedding. With `rotations` (default) each photo is also
+    embedded turned by 90, 180 and 270 degrees and a pair counts at its best turn (finds
+    rotated copies; 4x the inference)."""
+    if not -1.0 <= threshold <= 1.0:
+        raise ArtkitError("the threshold is a cosine similarity, between -1 and 1")
+    with reporting(progress):
+        embedded = list(_model(model, device).embed(photos, batch_size=batch_size,
+                                                    workers=workers, rotations=rotations))
+    ok = [e for e in embedded if e.ok]
+    paths = [str(e.path) for e in ok]
+    vectors = np.stack([e.vector for e in ok]) if ok else np.zeros((0, 1), np.float32)
+    rotated = np.stack([e.rotated for e in ok]) if ok and rotations else None
+    return DuplicateGroups(group_duplicates(paths, vectors, threshold, rotated), threshold,
+                           len(paths), [e for e in embedded if not e.ok])

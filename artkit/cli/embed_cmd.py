@@ -1,0 +1,161 @@
+"""`artkit embed`, `artkit index build`, `artkit similar` and `artkit duplicates`: embeddings
+from an embedding model (``artkit export onnx --embedding``), search, near-duplicates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from artkit.cli.common import QuietOption, apply_quiet, new_app
+from artkit.console import console, print_table, warn
+from artkit.errors import ArtkitError
+
+InputsArg = Annotated[list[str], typer.Argument(
+    help="Image files, folders (searched recursively), glob patterns or .txt lists.")]
+ModelOption = Annotated[Path, typer.Option(
+    "--model", "-m", help="An embedding model: `artkit export onnx --embedding RUN`.")]
+BatchOption = Annotated[int, typer.Option("--batch-size", "-b", min=1)]
+WorkersOption = Annotated[int | None, typer.Option(
+    "--workers", min=1, help="Decoding threads (default: one per CPU).")]
+DeviceOption = Annotated[Literal["auto", "cpu", "cuda"], typer.Option(
+    "--device", help="auto uses a GPU when the CUDA provider can really run.")]
+SHOW_FAILURES = 20
+
+
+def _embed_to(inputs: list[str], model: Path, output: Path, resume: bool, batch_size: int,
+              workers: int | None, device: str, what: str) -> None:
+    import artkit
+
+    try:
+        done = artkit.embed(inputs, model, output, resume=resume, batch_size=batch_size,
+                            workers=workers, device=device, progress=True)
+    except KeyboardInterrupt:
+        warn(f"interrupted: the batches done are kept beside {output}; rerun with --resume")
+        raise
+    if done.resumed:
+        console.print(f"resumed: {done.resumed} files already in {output}")
+    rate = done.embedded / max(done.seconds, 1e-9)
+    console.print(f"{done.embedded} images {what} in {done.seconds:.1f} s ({rate:.1f} "
+                  f"images/s), {len(done.failed)} failed; wrote {output}")
+    for failed in done.failed[:SHOW_FAILURES]:
+        console.print(f"  [red]failed:[/red] {failed.path}: {failed.error}", highlight=False)
+
+
+def _embed_command(what: str, doc: str):
+    """`artkit embed` and `artkit index build`: the same command (an index is an embedding
+    file that names its model), with their own help."""
+
+    def command(
+        inputs: InputsArg,
+        model: ModelOption,
+        output: Annotated[Path, typer.Option(
+            "--output", "-o", help="The .npz to write: paths and L2-normalised float32 "
+            "vectors.")],
+        resume: Annotated[bool, typer.Option(
+            "--resume", help="Skip the files an interrupted (or finished) run wrote.")
+        ] = False,
+        batch_size: BatchOption = 32,
+        workers: WorkersOption = None,
+        device: DeviceOption = "auto",
+        quiet: QuietOption = False,
+    ) -> None:
+        apply_quiet(quiet)
+        _embed_to(inputs, model, output, resume, batch_size, workers, device, what)
+
+    command.__doc__ = doc
+    return command
+
+
+embed_command = _embed_command(
+    "embedded", "Embed images with an embedding model: streamed, resumable, written "
+    "atomically.")
+index_build_command = _embed_command(
+    "indexed", "Build a search index of photos for `artkit similar` (it names its model).")
+
+
+def similar_command(
+    queries: InputsArg,
+    index: Annotated[Path, typer.Option("--index", "-i", help="From `artkit index build`.")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1)] = 5,
+    model: Annotated[Path | None, typer.Option(
+        "--model", "-m", help="Default: the model that built the index.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the neighbours as JSON.")] = None,
+    sheet: Annotated[Path | None, typer.Option(
+        "--sheet", help="Write a contact sheet PNG: each query and its neighbours.")] = None,
+    batch_size: BatchOption = 32,
+    device: DeviceOption = "auto",
+    quiet: QuietOption = False,
+) -> None:
+    """The top-k most similar indexed photos of each query (cosine, exact search)."""
+    import artkit
+    from artkit.io import write_json
+
+    apply_quiet(quiet)
+    results = artkit.similar(queries, index, top_k=top_k, model=model, batch_size=batch_size,
+                             device=device, progress=True)
+    rows = []
+    for result in results:
+        if result.error is not None:
+            rows.append({"query": str(result.query), "rank": "", "neighbour":
+                         f"[red]error:[/red] {result.error}", "similarity": ""})
+        for rank, (path, similarity) in enumerate(result.neighbours, 1):
+            rows.append({"query": str(result.query) if rank == 1 else "", "rank": str(rank),
+                         "neighbour": path, "similarity": f"{similarity:.4f}"})
+    print_table(f"top {top_k} neighbours in {index}", rows)
+    if output is not None:
+        write_json(output, {"index": str(index), "top_k": top_k,
+                            "results": [r.to_dict() for r in results]})
+        console.print(f"wrote {output}")
+    else:
+        console.print_json(json.dumps([r.to_dict() for r in results]))
+    if sheet is not None:
+        artkit.similar_sheet(results, sheet)
+        console.print(f"wrote {sheet}")
+
+
+def duplicates_command(
+    photos: InputsArg,
+    model: ModelOption,
+    threshold: Annotated[float | None, typer.Option(
+        "--threshold", "-t", min=-1.0, max=1.0,
+        help="Cosine similarity above which two photos are duplicates (default: "
+        "artkit.api.embed.DUPLICATE_THRESHOLD, chosen on held-out copies).")] = None,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Folder for duplicates.csv and one PNG per group.")
+    ] = Path("duplicates"),
+    batch_size: BatchOption = 32,
+    device: DeviceOption = "auto",
+    quiet: QuietOption = False,
+) -> None:
+    """Group near-duplicate photos (re-encoded, resized, cropped, rotated, recoloured)."""
+    import artkit
+    from artkit.api.embed import DUPLICATE_THRESHOLD
+
+    apply_quiet(quiet)
+    if output.exists() and not output.is_dir():
+        raise ArtkitError("--output is a folder; this is a file", output)
+    found = artkit.duplicates(photos, model, threshold=threshold if threshold is not None
+                              else DUPLICATE_THRESHOLD, batch_size=batch_size,
+                              device=device, progress=True)
+    output.mkdir(parents=True, exist_ok=True)
+    table = found.write_csv(output / "duplicates.csv")
+    sheets = found.write_sheets(output)
+    rows = [{"group": str(n), "photos": str(len(g)), "first": g[0][0],
+             "lowest similarity": f"{min(s for _, s in g):.4f}"}
+            for n, g in enumerate(found.groups, 1)]
+    print_table(f"duplicate groups (cosine >= {found.threshold})", rows[:50])
+    console.print(f"{len(found.groups)} groups among {found.n_images} photos, "
+                  f"{len(found.failed)} failed; wrote {table} and {len(sheets)} contact sheets")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("embed")(embed_command)
+    index_app = new_app("Search indexes of photos (embedding files).")
+    index_app.command("build")(index_build_command)
+    app.add_typer(index_app, name="index")
+    app.command("similar")(similar_command)
+    app.command("duplicates")(duplicates_command)

@@ -1,0 +1,185 @@
+"""Embeddings as a product: the exported backbone against Keras, `embed` resumed after an
+interruption, `similar` against a brute-force search, `duplicates` on transformed copies."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import artkit
+from artkit.embeddings import EmbeddingSet, l2_normalise, top_k
+from artkit.model_card import ModelCard
+
+TINY = {"weights": "none", "alpha": 0.25, "input_size": 32}
+
+
+@pytest.fixture(scope="module")
+def backbone(synth_multiclass: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = artkit.train("linear-probe", data=synth_multiclass, c="1", **TINY)
+    out = tmp_path_factory.mktemp("embedding") / "backbone.onnx"
+    result = artkit.export(run, out, embedding=True)
+    assert result.card.is_embedding and result.card.outputs == ["embedding"]
+    assert result.card.labels == [] and result.card.embedding_dim == 256
+    # the exported graph against the run's Keras backbone, on real images
+    from artkit import plugins
+    from artkit.runtime.preprocess import loader_for
+
+    paths = sorted(synth_multiclass.rglob("*.jpg"))[:8]
+    load = loader_for(result.card)  # decoded and resized as embed does
+    images = np.stack([load(p)[0] for p in paths]).astype(np.float32)
+    network, _ = plugins.get(plugins.Kind.MODEL, "linear-probe")._parts(run).embedder(
+        run.config.options)
+    keras_vectors = np.asarray(network(images, training=False))
+    model = artkit.load(out)
+    onnx_vectors = model.session.run(["embedding"], {"images": images})[0]
+    np.testing.assert_allclose(onnx_vectors, keras_vectors, rtol=1e-4, atol=1e-4)
+    embedded = np.stack([e.vector for e in model.embed(paths)])
+    np.testing.assert_allclose(embedded, l2_normalise(keras_vectors), atol=1e-4)
+    return out
+
+
+def test_old_cards_read_unchanged_and_embedding_cards_round_trip():
+    stored = {"artkit_version": "0.2", "schema_version": 2, "model": "mobilenet",
+              "task": "multiclass", "labels": ["a", "b"], "input_kind": "image",
+              "outputs": ["scores"]}
+    card = ModelCard.from_json(stored)
+    assert card.embedding_dim is None and not card.is_embedding
+    assert "embedding_dim" not in card.to_json()
+    back = ModelCard.from_json(card.replace(task="embedding", labels=[],
+                                            embedding_dim=8).to_json())
+    assert back.is_embedding and back.embedding_dim == 8
+
+
+def test_embed_resume_gives_every_path_once_with_identical_vectors(
+        backbone: Path, synth_multiclass: Path, tmp_path: Path):
+    paths = sorted(synth_multiclass.rglob("*.jpg"))[:40]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    inputs = [*map(str, paths[:20]), str(bad), *map(str, paths[20:])]
+    full = tmp_path / "full.npz"
+    artkit.embed(inputs, backbone, full, batch_size=8)
+    reference = EmbeddingSet.read(full)
+    assert reference.paths == [str(p) for p in paths] and reference.failed == [str(bad)]
+    assert not full.with_name("full.npz.partial").exists()
+
+    # an interrupted run: three batches written, then a crash mid-stream
+    out = tmp_path / "part.npz"
+    model = artkit.load(backbone)
+    calls = {"n": 0}
+    original = model.embed
+
+    def crashing(*args, **kwargs):
+        for item in original(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] > 27:
+                raise KeyboardInterrupt
+            yield item
+
+    model.embed = crashing  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        artkit.embed(inputs, model, out, batch_size=8)
+    assert not out.exists()  # no half-written final file
+    done = artkit.embed(inputs, backbone, out, batch_size=8, resume=True)
+    assert done.resumed == 24 and done.embedded == len(inputs) - 24  # the bad file was done
+    resumed = EmbeddingSet.read(out)
+    assert sorted(resumed.paths) == sorted(reference.paths)  # every path once
+    assert resumed.failed == [str(bad)]
+    order = [resumed.paths.index(p) for p in reference.paths]
+    np.testing.assert_array_equal(resumed.vectors[order], reference.vectors)
+    np.testing.assert_allclose(np.linalg.norm(resumed.vectors, axis=1), 1.0, atol=1e-5)
+    # resuming a finished file recomputes nothing
+    again = artkit.embed(inputs, backbone, out, batch_size=8, resume=True)
+    assert again.embedded == 0 and again.resumed == len(inputs)
+    assert len(EmbeddingSet.read(out)) == len(paths)
+
+
+def test_top_k_is_the_exact_brute_force_search():
+    rng = np.random.default_rng(0)
+    bank = l2_normalise(rng.normal(size=(1000, 16)))
+    queries = l2_normalise(rng.normal(size=(7, 16)))
+    exclude = [3, -1, 999, -1, 0, 500, -1]
+    found, sims = top_k(queries, bank, 5, chunk=64, exclude=exclude)
+    brute = queries @ bank.T
+    for row, own in enumerate(exclude):
+        if own >= 0:
+            brute[row, own] = -np.inf
+        want = np.argsort(-brute[row], kind="stable")[:5]
+        assert found[row].tolist() == want.tolist()
+        np.testing.assert_allclose(sims[row], brute[row, want], rtol=1e-6)
+
+
+def test_index_and_similar_from_the_command_line(backbone: Path, synth_multiclass: Path,
+                                                 tmp_path: Path):
+    from artkit.cli.main import build_app
+
+    photos = sorted(synth_multiclass.rglob("*.jpg"))[:30]
+    listing = tmp_path / "photos.txt"
+    listing.write_text("\n".join(map(str, photos)))
+    index = tmp_path / "index.npz"
+    app, runner = build_app(), CliRunner()
+    done = runner.invoke(app, ["index", "build", str(listing), "-m", str(backbone),
+                               "-o", str(index)])
+    assert done.exit_code == 0, done.output
+    sheet, out = tmp_path / "sheet.png", tmp_path / "similar.json"
+    done = runner.invoke(app, ["similar", str(photos[0]), str(photos[5]), "--index",
+                               str(index), "--top-k", "4", "--sheet", str(sheet),
+                               "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    assert Image.open(sheet).size[0] > 4 * 128
+    stored = EmbeddingSet.read(index)
+    results = artkit.similar([photos[0], photos[5]], index, top_k=4)
+    for result, query in zip(results, (0, 5), strict=True):
+        sims = stored.vectors @ stored.vectors[query]
+        sims[query] = -np.inf  # the query itself is in the index: left out
+        want = [stored.paths[j] for j in np.argsort(-sims, kind="stable")[:4]]
+        assert [p for p, _ in result.neighbours] == want
+
+
+def _copies(source: Path, folder: Path) -> list[Path]:
+    image = Image.open(source).convert("RGB").resize((128, 128))
+    w, h = image.size
+    made = {
+        "jpeg": image,
+        "resized": image.resize((w // 2, h // 2)),
+        "cropped": image.crop((w // 20, h // 20, w - w // 20, h - h // 20)),
+        "rotated": image.rotate(90, expand=True),
+    }
+    paths = []
+    for name, copy in made.items():
+        path = folder / f"{source.stem}-{name}.jpg"
+        copy.save(path, quality=40 if name == "jpeg" else 90)
+        paths.append(path)
+    return paths
+
+
+def test_duplicates_groups_transformed_copies_and_only_them(backbone: Path, tmp_path: Path):
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    originals = []
+    for k in range(6):  # distinct images: smooth random colour fields of different scales
+        small = rng.integers(0, 256, size=(2 + k, 3 + k, 3), dtype=np.uint8)
+        path = folder / f"original-{k}.png"
+        Image.fromarray(small).resize((128, 128), Image.BICUBIC).save(path)
+        originals.append(path)
+    copies = {o: _copies(o, folder) for o in originals[:3]}
+    found = artkit.duplicates(folder, backbone)
+    groups = [{Path(p) for p, _ in g} for g in found.groups]
+    for original, made in copies.items():
+        assert {original, *made} in groups
+    assert not any(o in g for o in originals[3:] for g in groups)
+    out = tmp_path / "dups"
+    from artkit.cli.main import build_app
+
+    done = CliRunner().invoke(build_app(), ["duplicates", str(folder), "-m", str(backbone),
+                                            "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    with (out / "duplicates.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["group"] for r in rows} == {"1", "2", "3"} and len(rows) == 15
+    assert len(list(out.glob("group-*.png"))) == 3
