@@ -43,6 +43,14 @@ BACKBONE_OPTIONS = [
 ]
 
 
+def write_head(run: Run, **arrays: Any) -> None:
+    """The head's arrays in the run folder, written atomically like every run file."""
+    from artkit import io as aio
+
+    with aio.atomic_path(run.path(HEAD_FILE)) as tmp, tmp.open("wb") as handle:
+        np.savez(handle, **arrays)
+
+
 class BackboneParts:
     """The backbone of a run (or of a training): the Keras network and a cached embedder."""
 
@@ -198,7 +206,7 @@ class LinearProbeModel(EmbeddingHeadPlugin):
              {"c": c}) for c in grid))
 
     def save_head(self, run, head):
-        np.savez(run.path(HEAD_FILE), weight=head.weight, bias=head.bias)
+        write_head(run, weight=head.weight, bias=head.bias)
 
     def read_head(self, run):
         with np.load(run.path(HEAD_FILE)) as stored:
@@ -238,8 +246,7 @@ class KnnModel(EmbeddingHeadPlugin):
             for k in ks for weighting in weightings))
 
     def save_head(self, run, head):
-        np.savez(run.path(HEAD_FILE), bank=head.bank, votes=head.votes, k=head.k,
-                 weighting=head.weighting)
+        write_head(run, bank=head.bank, votes=head.votes, k=head.k, weighting=head.weighting)
 
     def read_head(self, run):
         with np.load(run.path(HEAD_FILE)) as stored:
