@@ -25,6 +25,9 @@ from PIL import Image, ImageEnhance
 import artkit
 from artkit.api.embed import group_duplicates
 from artkit.embeddings import EmbeddingSet, centred, similar_pairs, top_k
+from artkit.runtime.benchmark import decode_runner
+from artkit.runtime.preprocess import loader_for
+from artkit.runtime.session import cpu_count
 
 TRANSFORMS = ("reencoded", "resized", "cropped", "rotated", "recoloured")
 
@@ -139,10 +142,20 @@ def main() -> None:
         model.session.run(["embedding"], {"images": ready})
         rounds += 1
     alone = rounds * args.batch_size / (time.perf_counter() - began)
+    # decoding alone on the same worker threads: with onnxruntime it bounds embed at
+    # 1 / (1/D + 1/R) when both share the cores (docs/benchmarks.md, input pipeline)
+    decoding = decode_runner(loader_for(model.card), photos, cpu_count())
+    decoding()
+    began = time.perf_counter()
+    decode_rate = decoding() / (time.perf_counter() - began)
+    limit = 1 / (1 / decode_rate + 1 / alone)
+    embed_rate = done.embedded / end_to_end
     report["throughput"] = {"images": done.embedded, "batch": args.batch_size,
-                            "artkit_embed_images_per_s": done.embedded / end_to_end,
+                            "artkit_embed_images_per_s": embed_rate,
                             "onnxruntime_alone_images_per_s": alone,
-                            "ratio": done.embedded / end_to_end / alone}
+                            "decode_alone_images_per_s": decode_rate,
+                            "limit_images_per_s": limit,
+                            "ratio": embed_rate / alone, "ratio_to_limit": embed_rate / limit}
 
     # (b) duplicates: 200 originals + 5 copies each; threshold chosen on 100-199, reported
     # on 0-99 (each half alone: the copies of the other half are not distractors)
