@@ -7,6 +7,7 @@ goes through the same shared converter as the built-in Keras models."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,22 +88,28 @@ class TinyCnn:
                                 cam_layers=("last_conv", "classifier"))
 
 
-class TinyPlugin:
-    """A plugin object registering the test model (what a third-party module would do)."""
+class _ModelPlugin:
+    """A plugin object registering one test model (what a third-party module would do)."""
 
-    __name__ = "tests.onnx_helpers"
+    def __init__(self, model: Any, module: str):
+        self.model, self.__name__ = model, module
 
     @hookimpl
     def register_models(self, register) -> None:
-        register(TinyCnn())
+        register(self.model)
 
 
-def register_tiny_plugin() -> None:
+def register_test_model(model: Any, module: str) -> None:
+    """Register `model` once per process, as the plugin module `module`."""
     from artkit import plugins
 
     registry = plugins.get_registry()
-    if "tiny-cnn" not in registry.of_kind("model"):
-        registry.add(TinyPlugin(), name="tests.onnx_helpers")
+    if model.name not in registry.of_kind(plugins.Kind.MODEL):
+        registry.add(_ModelPlugin(model, module), name=module)
+
+
+def register_tiny_plugin() -> None:
+    register_test_model(TinyCnn(), "tests.onnx_helpers")
 
 
 def finished_run(model_name: str, data: Path, options: dict | None = None,

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx_helpers import register_test_model
 from typer.testing import CliRunner
 
 import artkit
 from artkit.data.decode import decode_image, resize_to
 from artkit.errors import ArtkitError
 from artkit.evaluation import PREDICTIONS_FILE, load_predictions
-from artkit.hookspecs import hookimpl
 from artkit.pages import build_report, kind_of
 from artkit.runs import Run
 
@@ -81,20 +81,8 @@ class ToyTagger:
         return TaggerPredictor(np.load(run.path("means.npy")))
 
 
-class TaggerPlugin:
-    __name__ = "tests.test_report"
-
-    @hookimpl
-    def register_models(self, register) -> None:
-        register(ToyTagger())
-
-
 def register_tagger() -> None:
-    from artkit import plugins
-
-    registry = plugins.get_registry()
-    if "toy-tagger" not in registry.of_kind("model"):
-        registry.add(TaggerPlugin(), name="tests.test_report")
+    register_test_model(ToyTagger(), "tests.test_report")
 
 
 # -- what the reports are made from (built once for the module) ----------------------------
