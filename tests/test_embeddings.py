@@ -140,6 +140,27 @@ def test_index_and_similar_from_the_command_line(backbone: Path, synth_multiclas
         assert [p for p, _ in result.neighbours] == want
 
 
+
+def test_an_index_of_relative_paths_works_from_another_folder(backbone: Path,
+                                                              synth_multiclass: Path,
+                                                              tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch):
+    """Built in one folder with relative paths, searched from another with an absolute
+    query: the neighbours are paths that exist, and the query is not its own neighbour."""
+    photos = tmp_path / "collection"
+    photos.mkdir()
+    for source in sorted(synth_multiclass.rglob("*.jpg"))[:12]:
+        (photos / source.name).write_bytes(source.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    artkit.build_index("collection", backbone, "index.npz")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    query = sorted(photos.iterdir())[0]
+    (result,) = artkit.similar([query], tmp_path / "index.npz", top_k=3)
+    found = [Path(p) for p, _ in result.neighbours]
+    assert all(p.is_absolute() and p.is_file() for p in found) and query not in found
+
 def _copies(source: Path, folder: Path) -> list[Path]:
     image = Image.open(source).convert("RGB").resize((128, 128))
     w, h = image.size

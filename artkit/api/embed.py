@@ -6,6 +6,7 @@ near-duplicate photos). The model is an embedding model, ``artkit export onnx --
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +40,18 @@ def _model(model: ModelLike | None, device: str = "auto") -> Model:
 
 
 def _model_info(model: Model) -> dict[str, Any]:
+    """What an embedding file records of its making; `base` is the folder relative paths
+    in it are relative to (the working folder of the `embed` that wrote it)."""
     return {"model": str(model.path.resolve()), "run": model.card.run,
-            "embedding_dim": model.card.embedding_dim, "input_size": model.card.input_size}
+            "embedding_dim": model.card.embedding_dim, "input_size": model.card.input_size,
+            "base": os.getcwd()}
+
+
+def _absolute_paths(stored: EmbeddingSet) -> list[str]:
+    """The stored paths made absolute, so that an index searched from another folder still
+    finds its photos (and knows a query that is one of them). No file system calls."""
+    base = stored.model.get("base", os.getcwd())
+    return [os.path.normpath(os.path.join(base, p)) for p in stored.paths]
 
 
 @dataclass
@@ -140,8 +151,9 @@ def similar(queries: Inputs, index: str | Path | EmbeddingSet, *, top_k: int = 5
         loaded = _model(model or stored.model.get("model"), device)
         embedded = list(loaded.embed(queries, batch_size=batch_size))
     ok = [e for e in embedded if e.ok]
-    position = {p: i for i, p in enumerate(stored.paths)}
-    exclude = [position.get(str(e.path), -1) for e in ok]
+    paths = _absolute_paths(stored)
+    position = {p: i for i, p in enumerate(paths)}
+    exclude = [position.get(os.path.abspath(e.path), -1) for e in ok]
     vectors = np.stack([e.vector for e in ok]) if ok else \
         np.zeros((0, stored.vectors.shape[1]), np.float32)
     if ok and vectors.shape[1] != stored.vectors.shape[1]:
@@ -155,7 +167,7 @@ def similar(queries: Inputs, index: str | Path | EmbeddingSet, *, top_k: int = 5
             results.append(Neighbours(e.path, error=e.error))
             continue
         row = by_index[e.index]
-        results.append(Neighbours(e.path, [(stored.paths[j], float(s)) for j, s in
+        results.append(Neighbours(e.path, [(paths[j], float(s)) for j, s in
                                            zip(found[row], sims[row], strict=True)]))
     return results
 
@@ -238,9 +250,10 @@ def duplicates(photos: Inputs, model: ModelLike, *,
     rotated copies; 4x the inference)."""
     if not -1.0 <= threshold <= 1.0:
         raise ArtkitError("the threshold is a cosine similarity, between -1 and 1")
+    loaded = _model(model, device)
     with reporting(progress):
-        embedded = list(_model(model, device).embed(photos, batch_size=batch_size,
-                                                    workers=workers, rotations=rotations))
+        embedded = list(loaded.embed(photos, batch_size=batch_size, workers=workers,
+                                     rotations=rotations))
     ok = [e for e in embedded if e.ok]
     paths = [str(e.path) for e in ok]
     vectors = np.stack([e.vector for e in ok]) if ok else np.zeros((0, 1), np.float32)
