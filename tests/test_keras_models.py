@@ -142,6 +142,34 @@ def test_onnx_export_matches_keras(mobilenet_runs: InterruptedAndResumed) -> Non
 
 
 @pytest.mark.slow
+def test_embedding_export_is_what_the_classifier_reads(mobilenet_runs: InterruptedAndResumed,
+                                                       tmp_path: Path) -> None:
+    """The embedding model's output, put through the run's own dense layer, gives the run's
+    scores: it is the pooled feature vector the classifier was trained on."""
+    import onnxruntime as ort
+
+    import artkit
+    from artkit import plugins
+    from artkit.runs import Run
+
+    run = Run(mobilenet_runs.resumed)
+    path = tmp_path / "features.onnx"
+    artkit.export(run, path, embedding=True)
+    card = artkit.load(path).card
+    assert card.task == "embedding" and card.labels == []
+    images = np.random.default_rng(1).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (embedding,) = session.run(["embedding"], {"images": images})
+    network = plugins.get("model", "mobilenet").trained_network(run)
+    kernel, bias = (np.asarray(w) for w in network.get_layer("predictions").weights)
+    assert embedding.shape == (4, kernel.shape[0]) == (4, card.embedding_dim)
+    logits = embedding @ kernel + bias
+    softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
+    softmax /= softmax.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax, np.asarray(network(images, training=False)), atol=1e-4)
+
+
+@pytest.mark.slow
 def test_multilabel_with_class_weights(synth_multilabel: Path) -> None:
     code, output = train(["mobilenet", "--data", str(synth_multilabel), *TINY_MOBILENET,
                           "--epochs", "1", "--class-weight", "balanced"])

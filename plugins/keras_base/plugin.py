@@ -106,6 +106,23 @@ class KerasModelPlugin:
                                 preprocessing={"network": self.name},
                                 cam_layers=tuple(cams) if cams else None)
 
+    def export_embedding_onnx(self, run: Run, opset: int) -> OnnxGraph:
+        """The trained network up to its classifier: output ``embedding``, the features its
+        last dense layer reads (the pooled last-conv features of the CAM networks, the last
+        hidden layer of AlexNet). Fine-tuned on a collection's own labels, they can
+        separate that collection better than ImageNet features for `artkit similar` and
+        `artkit duplicates`."""
+        import keras
+
+        from artkit_plugins.keras_onnx import keras_onnx_graph
+
+        network = self.trained_network(run)
+        features = keras.Model(network.inputs, network.get_layer(DENSE_LAYER).input,
+                               name=f"{self.name}-features")
+        size = int(run.config.extra["input_size"])
+        return keras_onnx_graph(features, (size, size), opset, output="embedding",
+                                preprocessing={"network": f"backbone/{self.name}"})
+
 
 class KerasPredictor:
     """A trained Keras network scoring image files (decoded as everywhere in artkit)."""
