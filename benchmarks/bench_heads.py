@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--backbone", default="mobilenet")
     parser.add_argument("--alpha", type=float, default=1.0)
     parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--stages", type=int, default=3)
     parser.add_argument("--tta", action="store_true")
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
@@ -42,7 +43,7 @@ def main() -> None:
     from artkit_plugins.heads.embeddings import STATS
 
     common = {"backbone": args.backbone, "alpha": args.alpha, "weights": args.weights,
-              "input_size": args.size, "tta": args.tta}
+              "input_size": args.size, "tta": args.tta, "stages": args.stages}
     departments = {"data": f"{args.data}/department_classes.csv", "min_class_images": 10}
 
     def report(name: str, started: float, before: int, **values) -> None:

@@ -37,6 +37,8 @@ BACKBONE_OPTIONS = [
     OptionSpec("alpha", float, 1.0, "MobileNet width multiplier (ImageNet weights exist for "
                "0.25, 0.5, 0.75, 1.0)."),
     OptionSpec("input_size", int, 224, "Side of the square backbone input in pixels."),
+    OptionSpec("stages", int, 3, "Resolution stages whose pooled features make the "
+               "embedding (the last N; 1 = the last block only)."),
     OptionSpec("tta", bool, False, "Test-time augmentation: embed the mean over the image and "
                "its horizontal mirror (also in the exported graph)."),
     OptionSpec("batch_size", int, 32, "Images per embedding batch."),
@@ -61,7 +63,8 @@ class BackboneParts:
         if size < 32:
             raise ArtkitError(f"--input-size {size} is too small (at least 32)")
         self.backbone = build_backbone(options["backbone"], size, weights,
-                                       float(options["alpha"]), seed)
+                                       float(options["alpha"]), seed,
+                                       int(options.get("stages", 1)))
         self.size = size
 
     def load_weights(self, path: Path) -> None:
@@ -202,8 +205,8 @@ class LinearProbeModel(EmbeddingHeadPlugin):
         y_train = dataset.targets[ctx.train_idx]
         grid = fit.C_GRID if ctx.options["c"] == "auto" else (float(ctx.options["c"]),)
         return best_on_validation(ctx, val_x, (
-            (fit.fit_linear(train_x, y_train, dataset.task, len(dataset.labels), c, ctx.seed),
-             {"c": c}) for c in grid))
+            (head, {"c": c}) for c, head in fit.fit_linear_path(
+                train_x, y_train, dataset.task, len(dataset.labels), grid, ctx.seed)))
 
     def save_head(self, run, head):
         write_head(run, weight=head.weight, bias=head.bias)

@@ -24,7 +24,8 @@ def backbone(synth_multiclass: Path, tmp_path_factory: pytest.TempPathFactory) -
     out = tmp_path_factory.mktemp("embedding") / "backbone.onnx"
     result = artkit.export(run, out, embedding=True)
     assert result.card.is_embedding and result.card.outputs == ["embedding"]
-    assert result.card.labels == [] and result.card.embedding_dim == 256
+    # MobileNet 0.25's last three stages: 256 + 128 + 64 channels
+    assert result.card.labels == [] and result.card.embedding_dim == 256 + 128 + 64
     # the exported graph against the run's Keras backbone, on real images
     from artkit import plugins
     from artkit.runtime.preprocess import loader_for

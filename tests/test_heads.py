@@ -38,6 +38,13 @@ def test_linear_head_equals_sklearn_on_standardised_features():
     np.testing.assert_allclose(tagger.scores(x)[:, 0],
                                one.fit(x, labels[:, 0]).predict_proba(x)[:, 1], atol=2e-3)
     assert tagger.scores(x)[:, 2].max() < 1e-9
+    # along the C path each fit is warm-started from the previous one: same optimum
+    for c, warm in fit.fit_linear_path(x, labels, "multilabel", 3, (0.1, 1.0, 10.0)):
+        reference = LogisticRegression(C=c, max_iter=3000)
+        scaled = StandardScaler().fit_transform(x)
+        np.testing.assert_allclose(
+            warm.scores(x)[:, 1], reference.fit(scaled, labels[:, 1]).predict_proba(scaled)[:, 1],
+            atol=2e-3)
 
 
 def test_knn_head_equals_a_brute_force_vote():
@@ -94,14 +101,24 @@ def test_multilabel_probe_from_a_weights_file_exports_and_tunes(synth_multilabel
                        **(TINY | {"weights": str(weights)}))
     paths = sorted((synth_multilabel / "images").iterdir())[:8]
     predictor = plugins.get(plugins.Kind.MODEL, "linear-probe").load(run)
-    # the embeddings are the file's MobileNet, pooled, averaged with the mirror image
+    # the embeddings are the file's MobileNet's last three stages (the last layers at
+    # each resolution), each pooled and scaled to unit length, joined, over sqrt(3), and
+    # averaged with the mirror image's
     from artkit.data.decode import load_resized
 
+    stages = keras.Model(source.input, [source.get_layer(name).output for name in
+                                        ("conv_pw_13_relu", "conv_pw_11_relu",
+                                         "conv_pw_5_relu")])
+
+    def embedding(view: np.ndarray) -> np.ndarray:
+        pooled = [np.asarray(f).mean(axis=(1, 2)) for f in stages(view / 127.5 - 1.0)]
+        return np.hstack([p / np.linalg.norm(p, axis=1, keepdims=True)
+                          for p in pooled]) / np.sqrt(3)
+
     images = np.stack([load_resized(p, (32, 32))[0] for p in paths]).astype(np.float32)
-    pooled = [np.asarray(source(view / 127.5 - 1.0)).mean(axis=(1, 2))
-              for view in (images, images[:, :, ::-1])]
     np.testing.assert_allclose(predictor.embedder.embed_images(images),
-                               (pooled[0] + pooled[1]) / 2, atol=1e-4)
+                               (embedding(images) + embedding(images[:, :, ::-1])) / 2,
+                               atol=1e-4)
 
     report = artkit.tune_thresholds(run, strategy="global")
     assert run.config.decision == report.rule
