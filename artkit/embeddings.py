@@ -10,9 +10,9 @@ shard ``<output>.partial/shard-NNNNNN.npz``, written atomically, so an interrupt
 nothing it finished; ``--resume`` reads the shards (or a finished file) and skips their
 paths; at the end the shards are assembled into the final file atomically and removed.
 
-Search is exact: queries times the stored vectors (one matrix product per chunk of
-`chunk` stored vectors, so memory stays ``queries x chunk`` whatever the index size), the
-best `k` kept per chunk and merged.
+Search is exact (unless the index has an HNSW graph beside it, :mod:`artkit.ann`): queries
+times the stored vectors (one matrix product per chunk of `chunk` stored vectors, so memory
+stays ``queries x chunk`` whatever the index size), the best `k` kept per chunk and merged.
 """
 
 from __future__ import annotations
@@ -57,17 +57,22 @@ class EmbeddingSet:
         return len(self.paths)
 
     @classmethod
-    def read(cls, path: str | Path) -> EmbeddingSet:
+    def read(cls, path: str | Path, vectors: bool = True) -> EmbeddingSet:
+        """The file's contents; with `vectors` False, all but the vectors (an empty
+        (0, D) array): a search through the index's graph needs only the paths."""
         path = Path(path)
         if not path.exists():
             raise ArtkitError("embedding file not found", path)
         try:
             with np.load(path, allow_pickle=False) as stored:
+                model = json.loads(str(stored["model"]))
                 return cls(paths=[str(p) for p in stored["paths"]],
-                           vectors=np.asarray(stored["vectors"], np.float32),
+                           vectors=np.asarray(stored["vectors"], np.float32) if vectors
+                           else np.zeros((0, int(model.get("embedding_dim") or 0)),
+                                         np.float32),
                            failed=[str(p) for p in stored["failed"]],
                            errors=[str(e) for e in stored["errors"]],
-                           model=json.loads(str(stored["model"])))
+                           model=model)
         except (OSError, KeyError, ValueError) as exc:
             raise ArtkitError(f"not an artkit embedding file ({exc})", path,
                               hint="make it with `artkit embed` or `artkit index build`"

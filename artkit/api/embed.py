@@ -1,5 +1,6 @@
 """Embeddings as a product: `artkit.embed` (vectors to a resumable .npz), `artkit.similar`
-(exact cosine search in such a file: the index) and `artkit.duplicates` (groups of
+(cosine search in such a file, the index: exact, or through the HNSW graph a large index
+holds) and `artkit.duplicates` (groups of
 near-duplicate photos). The model is an embedding model, ``artkit export onnx --embedding``.
 """
 
@@ -14,8 +15,16 @@ from typing import Any
 
 import numpy as np
 
+from artkit.ann import (
+    build_graph,
+    graph_path,
+    graph_top_k,
+    open_graph,
+    require_usearch,
+    want_graph,
+)
 from artkit.api.model import Embedding, Inputs, Model, load
-from artkit.console import ProgressCallback, reporting
+from artkit.console import ProgressCallback, info, reporting
 from artkit.embeddings import (
     EmbeddingSet,
     EmbeddingWriter,
@@ -116,11 +125,39 @@ def read_embeddings(path: str | Path) -> EmbeddingSet:
     return EmbeddingSet.read(path)
 
 
-def build_index(photos: Inputs, model: ModelLike, output: str | Path, **options: Any
-                ) -> EmbedSummary:
+def build_index(photos: Inputs, model: ModelLike, output: str | Path, *,
+                ann: bool | None = None, **options: Any) -> EmbedSummary:
     """The search index of `photos`: an embedding file (as :func:`embed`, same options)
-    that also names its model, so :func:`similar` needs only the index."""
-    return embed(photos, model, output, **options)
+    that also names its model, so :func:`similar` needs only the index. With `ann` (by
+    default from :data:`artkit.ann.ANN_MIN_VECTORS` vectors) an HNSW graph is written
+    beside it (``.hnsw``), and :func:`similar` searches approximately (usearch:
+    ``pip install 'artkit[ann]'``)."""
+    if ann:
+        require_usearch()  # fail before embedding, not after
+    summary = embed(photos, model, output, **options)
+    with reporting(options.get("progress")):
+        add_graph(output, ann)
+    return summary
+
+
+def add_graph(index: str | Path, ann: bool | None = True) -> EmbeddingSet:
+    """Build (or rebuild; with `ann` False, remove; with None, decide by size) the HNSW
+    graph beside an index file (``index.hnsw``), and record it in the index. The graph is
+    written before the index names it, and the index forgets it before it is deleted, so a
+    crash never leaves an index naming a graph that is not there."""
+    index = Path(index)
+    stored = EmbeddingSet.read(index)
+    sidecar = graph_path(index)
+    if want_graph(ann, len(stored)) and len(stored):
+        info(f"building the search graph of {len(stored):,} vectors")
+        build_graph(stored.vectors, sidecar)
+        stored.model["graph"] = {"file": sidecar.name, "vectors": len(stored)}
+        stored.save(index)
+        return stored
+    if stored.model.pop("graph", None) is not None:
+        stored.save(index)
+    sidecar.unlink(missing_ok=True)
+    return stored
 
 
 @dataclass
@@ -139,14 +176,21 @@ class Neighbours:
 
 def similar(queries: Inputs, index: str | Path | EmbeddingSet, *, top_k: int = 5,
             model: ModelLike | None = None, batch_size: int = 32,
-            device: str = "auto", progress: bool | ProgressCallback | None = None
-            ) -> list[Neighbours]:
-    """The `top_k` indexed photos most similar (cosine, exact search) to each query image,
-    in query order. A query that is itself in the index is left out of its own neighbours.
-    `model` defaults to the one that built the index."""
+            device: str = "auto", exact: bool = False,
+            progress: bool | ProgressCallback | None = None) -> list[Neighbours]:
+    """The `top_k` indexed photos most similar (cosine) to each query image, in query
+    order. A query that is itself in the index is left out of its own neighbours. The
+    search is exact, or approximate through the index's HNSW graph when it has one (built
+    with ``ann=True``) and `exact` is False. `model` defaults to the one that built the index."""
     if top_k < 1:
         raise ArtkitError("top-k must be at least 1")
-    stored = index if isinstance(index, EmbeddingSet) else EmbeddingSet.read(index)
+    index_path = None if isinstance(index, EmbeddingSet) else Path(index)
+    stored = index if index_path is None else EmbeddingSet.read(index_path, vectors=False)
+    graph_info = stored.model.get("graph")
+    use_graph = index_path is not None and graph_info is not None and not exact
+    if index_path is not None and not use_graph:
+        stored = EmbeddingSet.read(index_path)
+    dim = int(stored.model["embedding_dim"]) if use_graph else stored.vectors.shape[1]
     with reporting(progress):
         loaded = _model(model or stored.model.get("model"), device)
         embedded = list(loaded.embed(queries, batch_size=batch_size))
@@ -154,12 +198,16 @@ def similar(queries: Inputs, index: str | Path | EmbeddingSet, *, top_k: int = 5
     paths = _absolute_paths(stored)
     position = {p: i for i, p in enumerate(paths)}
     exclude = [position.get(os.path.abspath(e.path), -1) for e in ok]
-    vectors = np.stack([e.vector for e in ok]) if ok else \
-        np.zeros((0, stored.vectors.shape[1]), np.float32)
-    if ok and vectors.shape[1] != stored.vectors.shape[1]:
-        raise ArtkitError(f"the index holds {stored.vectors.shape[1]}-d vectors, the model "
-                          f"gives {vectors.shape[1]}-d: not the model that built it")
-    found, sims = exact_top_k(vectors, stored.vectors, top_k, exclude=exclude)
+    vectors = np.stack([e.vector for e in ok]) if ok else np.zeros((0, dim), np.float32)
+    if ok and vectors.shape[1] != dim:
+        raise ArtkitError(f"the index holds {dim}-d vectors, the model gives "
+                          f"{vectors.shape[1]}-d: not the model that built it")
+    if use_graph:
+        assert index_path is not None and graph_info is not None
+        graph = open_graph(index_path.with_name(graph_info["file"]), len(stored), dim)
+        found, sims = graph_top_k(graph, vectors, top_k, exclude=exclude)
+    else:
+        found, sims = exact_top_k(vectors, stored.vectors, top_k, exclude=exclude)
     by_index = {e.index: row for row, e in enumerate(ok)}
     results = []
     for e in embedded:

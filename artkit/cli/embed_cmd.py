@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from artkit.ann import ANN_MIN_VECTORS
 from artkit.cli.common import QuietOption, apply_quiet, new_app
 from artkit.console import console, print_table, warn
 from artkit.errors import ArtkitError
@@ -26,12 +27,14 @@ SHOW_FAILURES = 20
 
 
 def _embed_to(inputs: list[str], model: Path, output: Path, resume: bool, batch_size: int,
-              workers: int | None, device: str, what: str) -> None:
+              workers: int | None, device: str, what: str, ann: bool | None) -> None:
     import artkit
 
+    extra = {} if what == "embedded" else {"ann": ann}
+    embedder = artkit.embed if what == "embedded" else artkit.build_index
     try:
-        done = artkit.embed(inputs, model, output, resume=resume, batch_size=batch_size,
-                            workers=workers, device=device, progress=True)
+        done = embedder(inputs, model, output, resume=resume, batch_size=batch_size,
+                        workers=workers, device=device, progress=True, **extra)
     except KeyboardInterrupt:
         warn(f"interrupted: the batches done are kept beside {output}; rerun with --resume")
         raise
@@ -44,36 +47,45 @@ def _embed_to(inputs: list[str], model: Path, output: Path, resume: bool, batch_
         console.print(f"  [red]failed:[/red] {failed.path}: {failed.error}", highlight=False)
 
 
-def _embed_command(what: str, doc: str):
-    """`artkit embed` and `artkit index build`: the same command (an index is an embedding
-    file that names its model), with their own help."""
-
-    def command(
-        inputs: InputsArg,
-        model: ModelOption,
-        output: Annotated[Path, typer.Option(
-            "--output", "-o", help="The .npz to write: paths and L2-normalised float32 "
-            "vectors.")],
-        resume: Annotated[bool, typer.Option(
-            "--resume", help="Skip the files an interrupted (or finished) run wrote.")
-        ] = False,
-        batch_size: BatchOption = 32,
-        workers: WorkersOption = None,
-        device: DeviceOption = "auto",
-        quiet: QuietOption = False,
-    ) -> None:
-        apply_quiet(quiet)
-        _embed_to(inputs, model, output, resume, batch_size, workers, device, what)
-
-    command.__doc__ = doc
-    return command
+OutputOption = Annotated[Path, typer.Option(
+    "--output", "-o", help="The .npz to write: paths and L2-normalised float32 vectors.")]
+ResumeOption = Annotated[bool, typer.Option(
+    "--resume", help="Skip the files an interrupted (or finished) run wrote.")]
 
 
-embed_command = _embed_command(
-    "embedded", "Embed images with an embedding model: streamed, resumable, written "
-    "atomically.")
-index_build_command = _embed_command(
-    "indexed", "Build a search index of photos for `artkit similar` (it names its model).")
+def embed_command(
+    inputs: InputsArg,
+    model: ModelOption,
+    output: OutputOption,
+    resume: ResumeOption = False,
+    batch_size: BatchOption = 32,
+    workers: WorkersOption = None,
+    device: DeviceOption = "auto",
+    quiet: QuietOption = False,
+) -> None:
+    """Embed images with an embedding model: streamed, resumable, written atomically."""
+    apply_quiet(quiet)
+    _embed_to(inputs, model, output, resume, batch_size, workers, device, "embedded", None)
+
+
+def index_build_command(
+    inputs: InputsArg,
+    model: ModelOption,
+    output: OutputOption,
+    resume: ResumeOption = False,
+    batch_size: BatchOption = 32,
+    workers: WorkersOption = None,
+    device: DeviceOption = "auto",
+    ann: Annotated[bool | None, typer.Option(
+        "--ann/--no-ann", help="Add an HNSW graph for approximate search (default: from "
+        f"{ANN_MIN_VECTORS:,} photos; needs `pip install 'artkit[ann]'`). With --resume on "
+        "a finished index, adds or drops the graph without embedding again.")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Build a search index of photos for `artkit similar` (it names its model)."""
+    apply_quiet(quiet)
+    _embed_to(inputs, model, output, resume, batch_size, workers, device, "indexed", ann)
+
 
 
 def similar_command(
@@ -88,15 +100,19 @@ def similar_command(
         "--sheet", help="Write a contact sheet PNG: each query and its neighbours.")] = None,
     batch_size: BatchOption = 32,
     device: DeviceOption = "auto",
+    exact: Annotated[bool, typer.Option(
+        "--exact", help="Search every vector even when the index holds an HNSW graph.")
+    ] = False,
     quiet: QuietOption = False,
 ) -> None:
-    """The top-k most similar indexed photos of each query (cosine, exact search)."""
+    """The top-k most similar indexed photos of each query (cosine; exact search, or
+    approximate through the HNSW graph of an index built with --ann)."""
     import artkit
     from artkit.io import write_json
 
     apply_quiet(quiet)
     results = artkit.similar(queries, index, top_k=top_k, model=model, batch_size=batch_size,
-                             device=device, progress=True)
+                             device=device, exact=exact, progress=True)
     rows = []
     for result in results:
         if result.error is not None:
