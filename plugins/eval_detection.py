@@ -13,16 +13,24 @@ predictions included):
   that returns one whole-image box per photo already scores well where paintings are large.
 - ``mean_best_iou``: for each annotated painting, the IoU of the box covering it best,
   averaged: how close the boxes come, even when they miss the 0.5 bar.
+
+``ap50``, ``recall50`` and ``corloc`` come with 95% bootstrap intervals
+(:mod:`artkit.bootstrap`): the photos are resampled, each with its paintings and boxes
+(a photo's boxes are matched within the photo, so its hits do not change), and the
+metric is recomputed on each resample. On estense-dev's 100-photo halves they span about
++-0.07 AP, so two detectors 0.03 apart are not told apart by one half.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from artkit.bootstrap import interval
 from artkit.boxes import as_boxes, iou_matrix
 from artkit.contracts import Detections, EvalResult
 from artkit.hookspecs import hookimpl
@@ -31,6 +39,9 @@ from artkit.plots import save_figure
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 MAX_DETS = 100
+#: Resamples of the AP interval: each one sorts every box again, so fewer than the
+#: vectorised metrics' 2000 (1000 keep the interval's ends within about 0.005).
+N_RESAMPLES = 1000
 
 
 def _top(detections: Detections, max_dets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,6 +88,54 @@ def interpolated_ap(precision: np.ndarray, recall: np.ndarray) -> float:
     where = np.searchsorted(recall, RECALL_POINTS, side="left")
     sampled = np.where(where < len(envelope), envelope[np.minimum(where, len(envelope) - 1)], 0)
     return float(sampled.mean())
+
+
+@dataclass
+class PhotoHits:
+    """Per photo, what the IoU-0.5 metrics are made of (for resampling photos)."""
+
+    hits: list[np.ndarray]  # per photo: true positive or not, per box
+    scores: list[np.ndarray]  # per photo: the boxes' scores
+    paintings: np.ndarray  # per photo: annotated paintings
+    corloc: np.ndarray  # per photo: its best box hits a painting (photos with paintings)
+
+    def ap50(self, photos: np.ndarray) -> float:
+        hits = np.concatenate([self.hits[i] for i in photos])
+        scores = np.concatenate([self.scores[i] for i in photos])
+        n_gt = int(self.paintings[photos].sum())
+        return interpolated_ap(*precision_recall(hits, scores, n_gt)) if n_gt else 0.0
+
+
+def photo_hits(truth: Sequence[np.ndarray], predictions: Sequence[Detections],
+               max_dets: int = MAX_DETS) -> PhotoHits:
+    hits, scores, paintings, corloc = [], [], [], []
+    for gt, detections in zip(truth, predictions, strict=True):
+        gt = as_boxes(gt)
+        boxes, score = _top(detections, max_dets)
+        ious = iou_matrix(boxes, gt)
+        hits.append(match(ious, 0.5))
+        scores.append(score)
+        paintings.append(len(gt))
+        corloc.append(bool(len(gt) and len(boxes) and ious[0].max() >= 0.5))
+    return PhotoHits(hits, scores, np.asarray(paintings), np.asarray(corloc, dtype=float))
+
+
+def detection_intervals(per_photo: PhotoHits) -> dict[str, tuple[float, float]]:
+    """95% bootstrap intervals of ap50, recall50 and corloc, photos resampled."""
+    n = len(per_photo.hits)
+    found = np.asarray([h.sum() for h in per_photo.hits], dtype=float)
+    has_paintings = (per_photo.paintings > 0).astype(float)
+
+    def ap50(idx: np.ndarray) -> np.ndarray:
+        return np.asarray([per_photo.ap50(row) for row in idx])
+
+    def ratio(numerator: np.ndarray, denominator: np.ndarray):
+        return lambda idx: (numerator[idx].sum(axis=-1)
+                            / np.maximum(denominator[idx].sum(axis=-1), 1))
+
+    return {"ap50": interval(ap50, n, n_resamples=N_RESAMPLES),
+            "recall50": interval(ratio(found, per_photo.paintings.astype(float)), n),
+            "corloc": interval(ratio(per_photo.corloc, has_paintings), n)}
 
 
 def detection_metrics(truth: Sequence[np.ndarray], predictions: Sequence[Detections],
@@ -147,12 +206,15 @@ class DetectionEvaluator:
                  labels: Sequence[str], out_dir: Path, **kwargs: Any) -> EvalResult:
         """`y_true[i]` holds photo i's annotated boxes (x1, y1, x2, y2) of the evaluated
         category and `scores[i]` its predicted :class:`Detections`. ``plot=False`` saves
-        no plot (threshold sweeps evaluate many times)."""
+        no plot and no intervals (threshold sweeps evaluate many times)."""
         metrics, curve = detection_metrics(y_true, scores)
-        plots = []
-        if kwargs.get("plot", True) and len(curve["recall"]):
-            plots.append(plot_pr_curve(curve, metrics["ap50"], Path(out_dir) / "pr_curve.png"))
-        return EvalResult(metrics=metrics, plots=plots,
+        plots, intervals = [], {}
+        if kwargs.get("plot", True):
+            if len(curve["recall"]):
+                plots.append(plot_pr_curve(curve, metrics["ap50"],
+                                           Path(out_dir) / "pr_curve.png"))
+            intervals = detection_intervals(photo_hits(y_true, scores))
+        return EvalResult(metrics=metrics, plots=plots, intervals=intervals,
                           headline=("ap50", "ap", "recall50", "corloc"))
 
 

@@ -170,6 +170,28 @@ def test_corloc_and_best_iou_by_hand():
     assert metrics["recall50"] == pytest.approx(2 / 3)
 
 
+def test_resampled_photos_score_as_detection_metrics_on_those_photos():
+    """The bootstrap's statistic on a resample of photos (repeats included) is exactly
+    detection_metrics on that list of photos (itself checked against pycocotools), and the
+    intervals hold the point values."""
+    from artkit_plugins.eval_detection import detection_intervals, photo_hits
+
+    truth, predictions = _random_case(np.random.default_rng(3), n_images=30)
+    per_photo = photo_hits(truth, predictions)
+    rng = np.random.default_rng(0)
+    for row in rng.integers(0, len(truth), (5, len(truth))):
+        metrics, _ = detection_metrics([truth[i] for i in row], [predictions[i] for i in row])
+        assert per_photo.ap50(row) == pytest.approx(metrics["ap50"], abs=1e-12)
+    metrics, _ = detection_metrics(truth, predictions)
+    intervals = detection_intervals(per_photo)
+    for name in ("ap50", "recall50", "corloc"):
+        low, high = intervals[name]
+        assert low <= metrics[name] <= high and high - low > 0.02, (name, low, high)
+    # a perfect detector: every resample scores 1
+    perfect = [Detections(t, np.linspace(1, 0.5, len(t))) for t in truth]
+    assert detection_intervals(photo_hits(truth, perfect))["ap50"] == (1.0, 1.0)
+
+
 # -- evaluate-detect CLI ---------------------------------------------------------------------------
 def test_evaluate_detect_cli(tmp_path: Path):
     truth, predictions = _random_case(np.random.default_rng(5))

@@ -401,6 +401,7 @@ def evaluate_boxes_file(predictions: Path, gt: Path, class_name: str | None = No
                                 ["painting"], out_dir)
     path = aio.write_json(out_dir / "metrics.json", {
         "predictions": str(predictions), "gt": str(gt), "category": truth.category,
-        "metrics": result.metrics, "plots": [str(p) for p in result.plots]})
+        "metrics": result.metrics, "intervals": result.intervals,
+        "plots": [str(p) for p in result.plots]})
     return result, truth, path
 

@@ -73,8 +73,17 @@ def new_app(help: str) -> typer.Typer:
                        pretty_exceptions_enable=False, rich_markup_mode="rich")
 
 
-def print_metrics(title: str, metrics: dict[str, Any]) -> None:
-    print_table(title, [{"metric": k, "value": v} for k, v in metrics.items()])
+def print_metrics(title: str, metrics: dict[str, Any],
+                  intervals: dict[str, Any] | None = None) -> None:
+    """Metrics as a table; with `intervals`, a 95% CI column beside the value."""
+    rows = []
+    for name, value in metrics.items():
+        row = {"metric": name, "value": value}
+        if intervals:
+            bounds = intervals.get(name)
+            row["95% CI"] = f"[{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else ""
+        rows.append(row)
+    print_table(title, rows)
 
 
 def print_report_hint(target: Any, *extra: str) -> None:

@@ -140,11 +140,13 @@ def run_detect(inputs: list[str], model: Path | None, method_name: str | None,
     report = evaluate_detections(found, truth, out_dir, cam_threshold, sweep=sweep)
     if report.n_unmatched:
         warn(f"{report.n_unmatched} photo(s) are not in {gt.name} and are not scored")
-    print_metrics(f"detection vs {gt.name} ({report.n_photos} photos)", report.result.metrics)
+    print_metrics(f"detection vs {gt.name} ({report.n_photos} photos)", report.result.metrics,
+                  report.result.intervals)
     payload: dict[str, Any] = {"method": setup.method.name, "threshold": minimum,
                                "cam_threshold": cam_threshold,
                                "model": str(setup.model_path) if setup.model_path else None,
                                "gt": str(gt), "metrics": report.result.metrics,
+                               "intervals": report.result.intervals,
                                "plots": [str(p) for p in report.result.plots]}
     if sweep:
         assert report.best_ap50 is not None and report.max_box_acc is not None
@@ -259,7 +261,7 @@ def evaluate_detect_command(
 
     result, truth, path = evaluate_boxes_file(predictions, gt, class_name, out)
     print_metrics(f"{predictions.name} vs {gt.name} ({len(truth.boxes)} images, "
-                  f"category '{truth.category}')", result.metrics)
+                  f"category '{truth.category}')", result.metrics, result.intervals)
     console.print(f"metrics -> {path}" + "".join(f", {p}" for p in result.plots))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from artkit.cli.common import print_metrics
 from artkit.console import console, print_table
 from artkit.contracts import EvalResult
 
@@ -9,14 +10,7 @@ PER_CLASS_ROWS = 40
 
 
 def print_eval_result(title: str, result: EvalResult) -> None:
-    rows = []
-    for name, value in result.metrics.items():
-        row = {"metric": name, "value": value}
-        if result.intervals:
-            bounds = result.intervals.get(name)
-            row["95% CI"] = f"[{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else ""
-        rows.append(row)
-    print_table(title, rows)
+    print_metrics(title, result.metrics, result.intervals)
     if result.per_class:
         rows = result.per_class[:PER_CLASS_ROWS]
         print_table("per class" if len(rows) == len(result.per_class)
