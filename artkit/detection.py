@@ -31,12 +31,17 @@ CAM_OUTPUT = "cams"
 
 @dataclass
 class CamModel:
-    """An exported model with a ``cams`` output, and the class whose map is used."""
+    """An exported image model, the class it looks for, and whether it has a ``cams``
+    output (the CAM methods need one; ``frames+cnn`` only classifies crops)."""
 
     path: Path
     session: Any
     card: ModelCard
     class_index: int
+
+    @property
+    def has_cams(self) -> bool:
+        return CAM_OUTPUT in self.card.outputs
 
     @property
     def class_name(self) -> str:
@@ -68,17 +73,22 @@ class CamModel:
         return np.concatenate(probabilities)
 
 
-def open_cam_model(path: Path, class_name: str | None, device: str = "auto") -> CamModel:
-    """Load an exported model for detection; it must have a ``cams`` output."""
+def open_cam_model(path: Path, class_name: str | None, device: str = "auto",
+                   needs_cams: bool = True) -> CamModel:
+    """Load an exported image model for detection; with `needs_cams` it must have a
+    ``cams`` output."""
     from artkit.runtime.session import create_session
 
     session = create_session(path, device=device)  # type: ignore[arg-type]
     card = ModelCard.from_session(session, path)
     outputs = {o.name for o in session.get_outputs()}
-    if CAM_OUTPUT not in outputs or card.input_kind != "image":
+    if card.input_kind != "image" or "scores" not in outputs:
+        raise ArtkitError("not an image classification model", path,
+                          hint="export an image model (linear-probe, mobilenet, vgg19-cam, ...)")
+    if needs_cams and CAM_OUTPUT not in outputs:
         raise ArtkitError("this model has no class activation maps (no 'cams' output)", path,
                           hint="export a CAM-capable model (vgg19-cam, mobilenet, ...) or use "
-                          "--method frames")
+                          "--method frames+cnn or frames")
     labels = card.labels
     if class_name is None:
         class_name = "painting" if "painting" in labels else None
@@ -183,7 +193,8 @@ def detect_photos(paths: Sequence[Path], method: Any, thresholds: Sequence[float
         photos: list[Photo] = []
         if len(batch):
             works, network = batch.items
-            cams = use_model.cams(network) if use_model is not None else [None] * len(works)
+            cams = (use_model.cams(network) if use_model is not None and use_model.has_cams
+                    else [None] * len(works))
             for index, path, size, work, small in zip(batch.indices, batch.paths, batch.sizes,
                                                       works, cams, strict=True):
                 cam = upsample(small, *work.shape[:2]) if small is not None else None

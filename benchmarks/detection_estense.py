@@ -122,7 +122,9 @@ def main() -> None:
     parts = {name: [k for k, i in enumerate(ids) if split_of(truth.file_names[i]) == name]
              for name in ("tune", "report")}
     evaluator = evaluator_for("detection")
-    model = open_cam_model(args.model, "painting", "cpu") if args.model else None
+    needs_cams = any(plugins.get(plugins.Kind.DETECTION_METHOD, m).needs_cam
+                     for m in args.methods.split(","))
+    model = open_cam_model(args.model, "painting", "cpu", needs_cams) if args.model else None
     rows = []
 
     def metrics_of(found: list[Detections], members: list[int]) -> dict[str, float]:

@@ -290,10 +290,11 @@ def test_the_bundled_detector_finds_paintings_in_synthetic_rooms(tmp_path: Path)
     assert metrics["recall50"] >= 0.8 and metrics["corloc"] >= 0.8 and metrics["ap50"] >= 0.6
 
 
-def _red_cam_model(path: Path) -> Path:
+def _red_cam_model(path: Path, with_cams: bool = True) -> Path:
     """A tiny artkit-exported-like ONNX model whose 'painting' CAM is the red channel,
     pooled 8x8 (red paintings light up) and whose scores are the softmax of the maps' means.
-    Built with onnx.helper (no TensorFlow)."""
+    Built with onnx.helper (no TensorFlow). Without `with_cams`, a classifier only: the
+    maps stay inside the graph and the outputs are the scores (as a linear-probe's)."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -316,12 +317,14 @@ def _red_cam_model(path: Path) -> Path:
         nodes, "red_cam",
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, [None, size, size, 3])],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, 3]),
-         helper.make_tensor_value_info("cams", TensorProto.FLOAT, [None, 8, 8, 3])],
+         *([helper.make_tensor_value_info("cams", TensorProto.FLOAT, [None, 8, 8, 3])]
+           if with_cams else [])],
         initializer=[offset])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    ModelCard(model="vgg19-cam", task="multiclass", labels=["painting", "green", "blue"],
-              input_kind="image", input_size=(size, size), outputs=["cams", "scores"],
+    ModelCard(model="vgg19-cam" if with_cams else "linear-probe", task="multiclass",
+              labels=["painting", "green", "blue"], input_kind="image",
+              input_size=(size, size), outputs=["cams", "scores"] if with_cams else ["scores"],
               exported_at="2026-01-01T00:00:00+00:00").embed(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
@@ -361,6 +364,24 @@ def test_detect_with_a_cam_model(method: str, tmp_path: Path):
         assert saved["sweep"]["max_box_acc"]["corloc"] == max(r["corloc"] for r in rows)
         assert Path(saved["sweep"]["plots"][0]).stat().st_size > 1000
     assert len(list((tmp_path / "vis").glob("*.jpg"))) == 3
+
+
+def test_frames_cnn_ranks_with_any_classifier_and_cam_methods_say_what_is_missing(
+        tmp_path: Path):
+    """frames+cnn needs only class scores (a linear-probe, an attribute model); the CAM
+    methods refuse a model without maps in one line."""
+    photos, gt = _photo_folder(tmp_path, red=True)
+    model = _red_cam_model(tmp_path / "classifier.onnx", with_cams=False)
+    out = tmp_path / "boxes.json"
+    result = runner.invoke(app, ["detect", str(photos), "--model", str(model), "--output",
+                                 str(out), "--gt", str(gt)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(out.with_name("boxes.metrics.json").read_text())["metrics"]
+    assert metrics["recall50"] == 1.0 and metrics["corloc"] == 1.0
+    refused = runner.invoke(app, ["detect", str(photos), "--model", str(model),
+                                  "--method", "cam"])
+    assert refused.exit_code == 1 and "no 'cams' output" in refused.output
+    assert "Traceback" not in refused.output
 
 
 @pytest.mark.parametrize("proposals", [None, "frames"])

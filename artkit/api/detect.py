@@ -188,8 +188,9 @@ def detect(photos: Inputs, *, model: str | Path | Model | None = None,
             info(note)
         cam_model = None
         if setup.model_path is not None:
-            cam_model = open_cam_model(setup.model_path, class_name, device)
-            info(f"model {setup.model_path}: CAM of class '{cam_model.class_name}'")
+            cam_model = open_cam_model(setup.model_path, class_name, device,
+                                       needs_cams=setup.method.needs_cam)
+            info(f"model {setup.model_path}: class '{cam_model.class_name}'")
         classifier = _classifier(classify, device)
         crop_dir = Path(crops) if crops is not None else None
         minimum = reported_threshold(setup.method, threshold)

@@ -237,7 +237,7 @@ def ray_score_batches(model: Path, paths: Sequence[Path], *, batch_size: int = 3
 
 
 class DetectActor:
-    """One CAM model session (if the method needs it) and the detection method plugin."""
+    """One model session (if the method needs one) and the detection method plugin."""
 
     def __init__(self, model: list[Any] | None, class_name: str | None, device: str,
                  method: str, thresholds: list[float], options: dict[str, Any],
@@ -249,7 +249,8 @@ class DetectActor:
         self.method = plugins.get(plugins.Kind.DETECTION_METHOD, method)
         self.cam_model = None
         if model is not None:
-            self.cam_model = _cam_model_from_bytes(ray.get(model[0]), class_name, device)
+            self.cam_model = _cam_model_from_bytes(ray.get(model[0]), class_name, device,
+                                                   self.method.needs_cam)
         self.thresholds, self.options = thresholds, options
         self.keep_images, self.threads = keep_images, threads
 
@@ -288,7 +289,8 @@ class DetectActor:
         return out
 
 
-def _cam_model_from_bytes(model: bytes, class_name: str | None, device: str):
+def _cam_model_from_bytes(model: bytes, class_name: str | None, device: str,
+                          needs_cams: bool):
     """`open_cam_model` for a model sent as bytes (a remote node has no copy of the file)."""
     import tempfile
 
@@ -297,7 +299,7 @@ def _cam_model_from_bytes(model: bytes, class_name: str | None, device: str):
     with tempfile.TemporaryDirectory(prefix="artkit-ray-") as folder:
         path = Path(folder) / "model.onnx"
         path.write_bytes(model)
-        return open_cam_model(path, class_name, device)
+        return open_cam_model(path, class_name, device, needs_cams)
 
 
 def _photos(columns: dict[str, np.ndarray], paths: Sequence[Path]) -> tuple[list, list]:
