@@ -426,7 +426,7 @@ def test_threshold_and_max_det_choose_the_reported_paintings(tmp_path: Path):
         assert high.quads is not None and high.quads.shape == (len(high.boxes), 4, 2)
     # the CLI: --help gives each method's default; csv = reported, json = every candidate
     result = runner.invoke(app, ["detect", "--help"], env={"COLUMNS": "250"})
-    assert "frames+cnn 0.3" in " ".join(result.output.split())
+    assert "frames+cnn 0.001" in " ".join(result.output.split())
     out = tmp_path / "boxes.json"
     result = runner.invoke(app, ["detect", str(photos), "--model", str(model), "--method",
                                  "frames+cnn", "--threshold", "0.5", "--max-det", "5",

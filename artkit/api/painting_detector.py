@@ -33,13 +33,13 @@ class Recipe:
     per_photo: int = 3
     epochs: int = 4
     patience: int = 2
-    seed: int = 1
-    """The rooms' seed."""
+    seed: int = 2
+    """The rooms' seed. The detector varies a lot between seeds (gallery rooms, AP@0.5 on
+    the tuning half of estense-dev: 0.752 with 1, 0.775 with 2; docs/detection.md): the
+    shipped model's seed, chosen on that half, is the default."""
     crop_seed: int = 0
     train_seed: int = 0
-    """The crops' and the training's seeds: training on CPU varies a lot between seeds
-    (AP@0.5 on the tuning half of estense-dev 0.65 with 0, 0.59 with 1; docs/detection.md),
-    so the shipped model's are recorded here."""
+    """The crops' and the training's seeds, recorded like the rooms'."""
 
 
 def build_painting_detector(output: str | Path, *, weights: str | Path | None,

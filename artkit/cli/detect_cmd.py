@@ -29,13 +29,20 @@ TABLE_ROWS = 50
 def method_options() -> list[OptionSpec]:
     """The union of every detection method's options (the first declaration of a name wins)."""
     seen: dict[str, OptionSpec] = {}
-    users: dict[str, list[str]] = {}
+    defaults: dict[str, dict[str, Any]] = {}
     for name, info_ in plugins.of_kind(plugins.Kind.DETECTION_METHOD).items():
         for spec in info_.obj.options:
             seen.setdefault(spec.name, spec)
-            users.setdefault(spec.name, []).append(name)
-    return [OptionSpec(spec.name, spec.type, None, f"{spec.help} (default {spec.default}; "
-                       f"methods: {', '.join(users[spec.name])})") for spec in seen.values()]
+            defaults.setdefault(spec.name, {})[name] = spec.default
+
+    def said(name: str) -> str:
+        by_method = defaults[name]
+        if len(set(map(str, by_method.values()))) == 1:
+            return f"default {next(iter(by_method.values()))}; methods: {', '.join(by_method)}"
+        return "default: " + ", ".join(f"{m} {v}" for m, v in by_method.items())
+
+    return [OptionSpec(spec.name, spec.type, None, f"{spec.help} ({said(spec.name)})")
+            for spec in seen.values()]
 
 
 def threshold_help() -> str:
@@ -45,7 +52,7 @@ def threshold_help() -> str:
     defaults = ", ".join(f"{name} {reported_threshold(info_.obj, None):g}" for name, info_
                          in plugins.of_kind(plugins.Kind.DETECTION_METHOD).items())
     return ("Minimum score of a reported painting (the table, the csv, --crops, --classify); "
-            "for frames+cnn the score is the classifier's probability x frame score^(1/16), "
+            "for frames+cnn the score is the classifier's probability of a painting, "
             "for frames the frame score, for cam the blob's mean CAM. The COCO json keeps "
             f"every candidate. Default per method: {defaults}.")
 
@@ -300,8 +307,8 @@ def build_painting_detector_command(
         "synthetic rooms instead of procedural paintings.")] = None,
     rooms: Annotated[int, typer.Option("--rooms", min=10, help="Synthetic rooms.")] = 400,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 4,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same rooms and crops.")
-                    ] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same rooms and crops (2: "
+                                      "the shipped model's).")] = 2,
     workdir: Annotated[Path | None, typer.Option(
         "--workdir", help="Keep the rooms and crops here (default: a temporary folder).")
     ] = None,

@@ -2,9 +2,11 @@
 
 A room is drawn in one-point perspective (a back wall, sometimes side walls, a floor and a
 ceiling strip) or as a close view of one wall. Framed paintings hang on the walls (those on
-side walls warped by the wall's homography); sculptures on plinths, doors and the caption
-cards beside paintings are the distractors. The ground truth is the axis-aligned box of each
-painting's frame. Then spotlights, a tilted camera, uneven light, blur and noise.
+side walls warped by the wall's homography): half of them dark old-master canvases, some in
+carved gilt frames or oval (old_masters.py). Sculptures on plinths, doors, the caption
+cards beside paintings and boards of text are the distractors. The ground truth is the
+axis-aligned box of each painting's frame. Then spotlights, a tilted camera (sometimes
+steeply), a wide-angle lens's barrel distortion, uneven light, blur and noise.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ import numpy as np
 
 from artkit.data.synth.artworks import PAINTING_CLASSES, draw_sculpture, render_artwork
 from artkit.data.synth.canvas import Color, finish, hsv, jitter
+from artkit.data.synth.old_masters import gilt_frame, old_master
 
 AA = cv2.LINE_AA
 MAX_PAINTINGS = 6
+OLD_MASTER_SHARE = 0.5
+#: Rooms photographed through a wide-angle lens (a GoPro's frames bow every straight edge:
+#: a third of estense-dev's photos).
+WIDE_ANGLE_SHARE = 0.35
 
 #: Source of painting content: (rng, height, width) -> uint8 RGB.
 PaintingSource = Callable[[np.random.Generator, int, int], np.ndarray]
@@ -30,6 +37,10 @@ def _pt(x: float, y: float) -> tuple[int, int]:
 
 
 def procedural_painting(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Half old-master canvases (what historic galleries hang most), half the synthetic
+    artwork classes."""
+    if rng.random() < OLD_MASTER_SHARE:
+        return old_master(rng, height, width)
     name = PAINTING_CLASSES[rng.integers(len(PAINTING_CLASSES))]
     art = render_artwork(rng, name, height, width, photographed=False)
     if rng.random() < 0.4:  # an old master under yellowed varnish
@@ -52,9 +63,12 @@ class Room:
 
 
 def frame_painting(rng: np.random.Generator, art: np.ndarray) -> np.ndarray:
-    """Put `art` in a frame (gilt, dark wood, black or white; some canvases unframed)."""
+    """Put `art` in a frame (carved gilt, some with an oval canvas; plain gilt, dark wood,
+    black or white; some canvases unframed)."""
     h, w = art.shape[:2]
-    style = rng.choice(5, p=[0.4, 0.2, 0.15, 0.1, 0.15])  # gilt frames are the most common
+    style = rng.choice(6, p=[0.2, 0.2, 0.2, 0.1, 0.1, 0.2])  # gilt frames are the most common
+    if style == 5:
+        return gilt_frame(rng, art, oval=rng.random() < 0.3)
     if style == 4:  # an unframed canvas: only a thin dark edge
         framed = art.copy()
         cv2.rectangle(framed, (0, 0), (w - 1, h - 1), (40, 35, 30), 1)
@@ -204,6 +218,44 @@ def _wall_label(rng, image, room, painting, occupied) -> None:
     occupied.append(label)
 
 
+def info_panel(rng: np.random.Generator, image: np.ndarray, room: Room,
+               occupied: list[tuple[int, int, int, int]]) -> None:
+    """A board of text on the wall, the size of a small painting: grey, dark or white, a
+    title and paragraphs, sometimes a dark tactile plate. Real galleries have them by the
+    door of every room, and a classifier that has only seen small white captions calls
+    them paintings."""
+    wall_h = room.floor - room.ceiling
+    ph = int(wall_h * rng.uniform(0.12, 0.35))
+    pw = int(ph * rng.uniform(0.6, 1.1))
+    if ph < 10 or room.right - room.left - pw < 8:
+        return
+    x0 = int(rng.uniform(room.left + 4, room.right - pw - 4))
+    y0 = int(room.ceiling + wall_h * rng.uniform(0.3, 0.6) - ph / 2)
+    box = (x0, max(y0, room.ceiling + 2), x0 + pw, max(y0, room.ceiling + 2) + ph)
+    if box[3] > room.floor - 6 or _overlaps(box, occupied, max(room.width // 60, 3)):
+        return
+    board = jitter(rng, [(150, 150, 148), (70, 68, 66), (228, 226, 220)][rng.integers(3)], 12)
+    ink = (30, 30, 30) if np.mean(board) > 120 else (225, 225, 220)
+    cv2.rectangle(image, box[:2], box[2:], board, -1)
+    margin, line = max(pw // 10, 2), max(ph // 40, 1)
+    y = box[1] + margin
+    cv2.line(image, (box[0] + margin, y), (box[0] + int(pw * rng.uniform(0.4, 0.8)), y), ink,
+             line * 2)  # the title
+    y += line * 6
+    while y < box[3] - margin:
+        if rng.random() < 0.15:
+            y += line * 3  # a new paragraph
+        else:
+            cv2.line(image, (box[0] + margin, y),
+                     (box[0] + margin + int((pw - 2 * margin) * rng.uniform(0.6, 1.0)), y),
+                     ink, max(line // 2, 1))
+        y += line * 3
+    if rng.random() < 0.5:
+        cv2.rectangle(image, (box[2] - margin - pw // 8, box[3] - margin - ph // 4),
+                      (box[2] - margin, box[3] - margin), (25, 25, 25), -1)
+    occupied.append(box)
+
+
 def _hang_side_wall(rng, image, room, source, boxes, left_side: bool) -> None:
     """A painting on a side wall: a rectangle in wall coordinates warped into perspective."""
     x_far = room.left if left_side else room.right
@@ -296,6 +348,8 @@ def render_room(rng: np.random.Generator, width: int, height: int,
     boxes: list[tuple[int, int, int, int]] = []
     occupied: list[tuple[int, int, int, int]] = []
     _door(rng, image, room, occupied)
+    for _ in range(int(rng.choice(3, p=[0.5, 0.35, 0.15]))):
+        info_panel(rng, image, room, occupied)
     for left_side in (True, False):
         if len(boxes) < budget and room.left > 0 and rng.random() < 0.4:
             _hang_side_wall(rng, image, room, source, boxes, left_side)
@@ -305,8 +359,11 @@ def render_room(rng: np.random.Generator, width: int, height: int,
         _try_one_back_wall(rng, image, room, source, boxes, occupied, budget)
     _plinths(rng, image, room, boxes)
     image = _spotlights(rng, image, boxes)
-    if rng.random() < 0.6:
-        image, boxes = _roll(image, boxes, rng.uniform(-7, 7))
+    if rng.random() < 0.6:  # a tilted camera; a hand-held or head-mounted one tilts a lot
+        limit = 7.0 if rng.random() < 0.75 else 40.0
+        image, boxes = _roll(image, boxes, rng.uniform(-limit, limit))
+    if rng.random() < WIDE_ANGLE_SHARE:  # an action camera's barrel distortion
+        image, boxes = _barrel(image, boxes, rng.uniform(0.08, 0.35))
     return finish(rng, image, noise=(2, 7), blur=0.5, blur_scale=0.5), boxes
 
 
@@ -332,3 +389,37 @@ def _roll(image: np.ndarray, boxes: list[tuple[int, int, int, int]], degrees: fl
             kept.append((int(np.floor(bx0)), int(np.floor(by0)), int(np.ceil(bx1)),
                          int(np.ceil(by1))))
     return rotated, kept
+
+
+def _barrel(image: np.ndarray, boxes: list[tuple[int, int, int, int]], strength: float
+            ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Barrel distortion of strength k: a point at normalised radius r in the distorted photo
+    shows the scene point at r (1 + k r^2), so straight edges bow outwards, as through an
+    action camera's lens. Each box becomes the bounding box of its distorted outline."""
+    h, w = image.shape[:2]
+    cx, cy, norm = w / 2, h / 2, np.hypot(w / 2, h / 2)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dx, dy = (xx - cx) / norm, (yy - cy) / norm
+    factor = 1 + strength * (dx * dx + dy * dy)
+    shrink = 1 + strength  # the corners show the scene's corners: nothing outside is asked
+    map_x = (cx + dx * factor / shrink * norm).astype(np.float32)
+    map_y = (cy + dy * factor / shrink * norm).astype(np.float32)
+    warped = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    kept = []
+    t = np.linspace(0, 1, 24)
+    for x0, y0, x1, y1 in boxes:
+        outline = np.concatenate([np.stack([x0 + (x1 - x0) * t, np.full_like(t, y0)], 1),
+                                  np.stack([x0 + (x1 - x0) * t, np.full_like(t, y1)], 1),
+                                  np.stack([np.full_like(t, x0), y0 + (y1 - y0) * t], 1),
+                                  np.stack([np.full_like(t, x1), y0 + (y1 - y0) * t], 1)])
+        source = (outline - [cx, cy]) / norm * shrink  # = distorted r x (1 + k r^2)
+        target = source.copy()
+        for _ in range(20):  # invert r_s = r_d (1 + k r_d^2) by fixed-point iteration
+            target = source / (1 + strength * (target ** 2).sum(axis=1, keepdims=True))
+        moved = target * norm + [cx, cy]
+        bx0, by0 = np.clip(moved.min(0), 0, [w, h])
+        bx1, by1 = np.clip(moved.max(0), 0, [w, h])
+        if bx1 - bx0 >= 8 and by1 - by0 >= 8:
+            kept.append((int(np.floor(bx0)), int(np.floor(by0)), int(np.ceil(bx1)),
+                         int(np.ceil(by1))))
+    return warped, kept
