@@ -50,18 +50,22 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     return np.array(kept, dtype=np.int64)
 
 
-def suppress_contained(boxes: np.ndarray, scores: np.ndarray, cover: float = 0.9) -> np.ndarray:
+def suppress_contained(boxes: np.ndarray, scores: np.ndarray, cover: float = 0.9,
+                       min_container: float = -np.inf) -> np.ndarray:
     """Indices of boxes kept when a box lying inside a better-scored kept box is dropped.
 
     "Inside" means at least `cover` of the box's own area is within the other box: a canvas
-    found inside its own frame, or a detail of a painting, is not a second painting."""
+    found inside its own frame, or a detail of a painting, is not a second painting. Only
+    containers scoring at least `min_container` count: with a classifier's probability, a
+    small painting inside an outline of the wall around it (a doubtful container) stays."""
     boxes, scores = as_boxes(boxes), np.asarray(scores, dtype=np.float64).reshape(-1)
     order = np.argsort(-scores, kind="stable")
     inter = intersections(boxes, boxes)
     own = np.maximum(areas(boxes), 1e-9)
     kept: list[int] = []
     for index in order:
-        if all(inter[index, k] / own[index] < cover for k in kept):
+        if all(inter[index, k] / own[index] < cover or scores[k] < min_container
+               for k in kept):
             kept.append(int(index))
     return np.array(kept, dtype=np.int64)
 

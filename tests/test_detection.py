@@ -170,6 +170,19 @@ def test_corloc_and_best_iou_by_hand():
     assert metrics["recall50"] == pytest.approx(2 / 3)
 
 
+def test_contained_boxes_go_only_inside_a_confident_container():
+    from artkit.boxes import suppress_contained
+
+    wall = [0, 0, 100, 100]  # an outline around a painting, and the painting inside it
+    painting = [20, 20, 50, 50]
+    boxes = np.array([wall, painting], float)
+    assert suppress_contained(boxes, np.array([0.3, 0.2])).tolist() == [0]
+    assert suppress_contained(boxes, np.array([0.3, 0.2]), min_container=0.5).tolist() == [0, 1]
+    assert suppress_contained(boxes, np.array([0.9, 0.2]), min_container=0.5).tolist() == [0]
+    # a better-scored box inside a worse one is never dropped
+    assert suppress_contained(boxes, np.array([0.2, 0.9])).tolist() == [1, 0]
+
+
 def test_resampled_photos_score_as_detection_metrics_on_those_photos():
     """The bootstrap's statistic on a resample of photos (repeats included) is exactly
     detection_metrics on that list of photos (itself checked against pycocotools), and the
