@@ -157,6 +157,14 @@ def test_index_and_similar_from_the_command_line(backbone: Path, synth_multiclas
     assert done.exit_code == 0, done.output
     assert Image.open(sheet).size[0] > 4 * 128
     stored = EmbeddingSet.read(index)
+    # `artkit embed` is the same command without --ann: the same vectors
+    embedded = tmp_path / "embedded.npz"
+    done = runner.invoke(app, ["embed", str(listing), "-m", str(backbone), "-o", str(embedded)])
+    assert done.exit_code == 0, done.output
+    assert EmbeddingSet.read(embedded).paths == stored.paths
+    np.testing.assert_allclose(EmbeddingSet.read(embedded).vectors, stored.vectors, atol=1e-6)
+    assert runner.invoke(app, ["embed", str(listing), "-m", str(backbone), "-o",
+                               str(embedded), "--ann"]).exit_code == 2  # no such option
     results = artkit.similar([photos[0], photos[5]], index, top_k=4)
     for result, query in zip(results, (0, 5), strict=True):
         sims = stored.vectors @ stored.vectors[query]

@@ -3,9 +3,10 @@ from an embedding model (``artkit export onnx --embedding``), search, near-dupli
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -53,21 +54,6 @@ ResumeOption = Annotated[bool, typer.Option(
     "--resume", help="Skip the files an interrupted (or finished) run wrote.")]
 
 
-def embed_command(
-    inputs: InputsArg,
-    model: ModelOption,
-    output: OutputOption,
-    resume: ResumeOption = False,
-    batch_size: BatchOption = 32,
-    workers: WorkersOption = None,
-    device: DeviceOption = "auto",
-    quiet: QuietOption = False,
-) -> None:
-    """Embed images with an embedding model: streamed, resumable, written atomically."""
-    apply_quiet(quiet)
-    _embed_to(inputs, model, output, resume, batch_size, workers, device, "embedded", None)
-
-
 def index_build_command(
     inputs: InputsArg,
     model: ModelOption,
@@ -86,6 +72,19 @@ def index_build_command(
     apply_quiet(quiet)
     _embed_to(inputs, model, output, resume, batch_size, workers, device, "indexed", ann)
 
+
+def embed_command(**options: Any) -> None:
+    """Embed images with an embedding model: streamed, resumable, written atomically."""
+    apply_quiet(options["quiet"])
+    _embed_to(options["inputs"], options["model"], options["output"], options["resume"],
+              options["batch_size"], options["workers"], options["device"], "embedded", None)
+
+
+# `artkit embed` takes the options of `index build` but --ann (an index is an embedding file
+# that names its model and may hold a graph): one declaration of each option, for Typer.
+_INDEX_BUILD = inspect.signature(index_build_command, eval_str=True)
+embed_command.__signature__ = _INDEX_BUILD.replace(  # type: ignore[attr-defined]
+    parameters=[p for name, p in _INDEX_BUILD.parameters.items() if name != "ann"])
 
 
 def similar_command(
