@@ -150,6 +150,35 @@ def test_real_paintings_hang_exactly_inside_their_boxes(tmp_path: Path) -> None:
         assert is_magenta[~inside].mean() < 0.002
 
 
+@pytest.mark.parametrize("strength", [0.1, 0.35])
+def test_wide_angle_boxes_follow_the_bowed_outline(strength: float) -> None:
+    """Barrel distortion bends a painting's edges; its box is the bounding box of the bent
+    outline (within a pixel), and a painting near the corner moves towards the centre."""
+    from artkit.data.synth.rooms import _barrel
+
+    image = np.zeros((360, 640, 3), np.uint8)
+    cv2.rectangle(image, (400, 40), (600, 200), (255, 255, 255), -1)
+    bent, boxes = _barrel(image, [(400, 40, 601, 201)], strength)
+    ys, xs = np.nonzero(bent[..., 0] > 127)
+    drawn = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+    assert len(boxes) == 1 and np.abs(np.array(boxes[0]) - drawn).max() <= 1
+    assert boxes[0] != (400, 40, 601, 201)
+
+
+def test_gallery_paintings_and_frames_render_any_shape() -> None:
+    from artkit.data.synth.old_masters import gilt_frame, old_master
+
+    rng = np.random.default_rng(0)
+    for h, w in ((12, 12), (40, 90), (200, 130)):
+        art = old_master(rng, h, w)
+        assert art.shape == (h, w, 3) and art.dtype == np.uint8
+        assert art.mean() < 140  # a dark canvas
+        for oval in (False, True):
+            framed = gilt_frame(rng, art, oval=oval)
+            border = (framed.shape[0] - h) // 2
+            assert framed.shape[0] - h == framed.shape[1] - w == 2 * border > 0
+
+
 def test_every_artwork_class_renders_any_shape() -> None:
     rng = np.random.default_rng(0)
     assert len(ARTWORK_CLASSES) >= 10
