@@ -64,7 +64,7 @@ def index_build_command(
     device: DeviceOption = "auto",
     ann: Annotated[bool | None, typer.Option(
         "--ann/--no-ann", help="Add an HNSW graph for approximate search (default: from "
-        f"{ANN_MIN_VECTORS:,} photos; needs `pip install 'artkit[ann]'`). With --resume on "
+        f"{ANN_MIN_VECTORS:,} photos; needs `pip install 'artkit\\[ann]'`). With --resume on "
         "a finished index, adds or drops the graph without embedding again.")] = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -100,7 +100,8 @@ def similar_command(
     batch_size: BatchOption = 32,
     device: DeviceOption = "auto",
     exact: Annotated[bool, typer.Option(
-        "--exact", help="Search every vector even when the index holds an HNSW graph.")
+        "--exact", help="Search every vector even when the index has an HNSW graph "
+        "(index build --ann).")
     ] = False,
     quiet: QuietOption = False,
 ) -> None:
