@@ -299,9 +299,9 @@ class FramesCnnMethod:
     outline, with a 10% margin, is cropped and classified by the model, and scored by the
     probability of the class; an outline lying inside a better-scored one that is
     confidently a painting (a canvas inside its own frame, a detail of a painting) is
-    dropped. On real rooms this ranked better than
-    the mean CAM inside the box: the classifier sees the whole proposal at the scale it was
-    trained on, where the CAM of the whole photo is 7x7 cells at 224 px. With the bundled
+    dropped. On real rooms this ranked better than the mean CAM inside the box: the
+    classifier sees the whole proposal at the scale it was trained on, where the CAM of the
+    whole photo is 7x7 cells at 224 px. With the bundled
     detector of the gallery rooms, weighting in the frame score (p x frame^b) no longer
     helped on the tuning half of estense-dev (AP@0.5 0.757 at b = 0, 0.742 at 1/16), and
     dropping the contained outlines added 0.05 (docs/detection.md). Dropping them inside any

@@ -108,16 +108,8 @@ class PhotoHits:
 
 def photo_hits(truth: Sequence[np.ndarray], predictions: Sequence[Detections],
                max_dets: int = MAX_DETS) -> PhotoHits:
-    hits, scores, paintings, corloc = [], [], [], []
-    for gt, detections in zip(truth, predictions, strict=True):
-        gt = as_boxes(gt)
-        boxes, score = _top(detections, max_dets)
-        ious = iou_matrix(boxes, gt)
-        hits.append(match(ious, 0.5))
-        scores.append(score)
-        paintings.append(len(gt))
-        corloc.append(bool(len(gt) and len(boxes) and ious[0].max() >= 0.5))
-    return PhotoHits(hits, scores, np.asarray(paintings), np.asarray(corloc, dtype=float))
+    """What resampling photos needs, from the same matching as the metrics."""
+    return measure(truth, predictions, max_dets)[2]
 
 
 def detection_intervals(per_photo: PhotoHits) -> dict[str, tuple[float, float]]:
@@ -143,11 +135,20 @@ def detection_metrics(truth: Sequence[np.ndarray], predictions: Sequence[Detecti
     """All metrics for photos with annotated boxes `truth[i]` and `predictions[i]`.
 
     Returns the metrics and the IoU-0.5 precision/recall curve (for the plot)."""
+    metrics, curve, _ = measure(truth, predictions, max_dets)
+    return metrics, curve
+
+
+def measure(truth: Sequence[np.ndarray], predictions: Sequence[Detections],
+            max_dets: int = MAX_DETS
+            ) -> tuple[dict[str, float], dict[str, np.ndarray], PhotoHits]:
+    """:func:`detection_metrics`, and the per-photo IoU-0.5 matches the intervals
+    resample (one matching serves both)."""
     if len(truth) != len(predictions):
         raise ValueError(f"{len(truth)} annotated photos but {len(predictions)} predictions")
     n_gt = sum(len(as_boxes(t)) for t in truth)
     per_threshold_hits: list[list[np.ndarray]] = [[] for _ in IOU_THRESHOLDS]
-    all_scores, best_ious, corloc_hits, corloc_photos, n_det = [], [], 0, 0, 0
+    all_scores, best_ious, paintings, corloc, n_det = [], [], [], [], 0
     for gt, detections in zip(truth, predictions, strict=True):
         gt = as_boxes(gt)
         boxes, scores = _top(detections, max_dets)
@@ -156,10 +157,11 @@ def detection_metrics(truth: Sequence[np.ndarray], predictions: Sequence[Detecti
         for k, threshold in enumerate(IOU_THRESHOLDS):
             per_threshold_hits[k].append(match(ious, threshold))
         all_scores.append(scores)
+        paintings.append(len(gt))
+        corloc.append(bool(len(gt) and len(boxes) and ious[0].max() >= 0.5))
         if len(gt):
-            corloc_photos += 1
-            corloc_hits += bool(len(boxes) and ious[0].max() >= 0.5)
             best_ious.append(ious.max(axis=0) if len(boxes) else np.zeros(len(gt)))
+    corloc_photos = sum(n > 0 for n in paintings)
     scores = np.concatenate(all_scores) if all_scores else np.zeros(0)
     aps, curves = [], []
     for k in range(len(IOU_THRESHOLDS)):
@@ -173,13 +175,15 @@ def detection_metrics(truth: Sequence[np.ndarray], predictions: Sequence[Detecti
         "ap50": aps[0],
         "ap": float(np.mean(aps)),
         "recall50": recall50,
-        "corloc": corloc_hits / corloc_photos if corloc_photos else float("nan"),
+        "corloc": sum(corloc) / corloc_photos if corloc_photos else float("nan"),
         "mean_best_iou": float(np.concatenate(best_ious).mean()) if best_ious else float("nan"),
         "n_images": float(len(truth)),
         "n_paintings": float(n_gt),
         "n_boxes": float(n_det),
     }
-    return metrics, curve
+    per_photo = PhotoHits(per_threshold_hits[0], all_scores, np.asarray(paintings),
+                          np.asarray(corloc, dtype=float))
+    return metrics, curve, per_photo
 
 
 def plot_pr_curve(curve: dict[str, np.ndarray], ap50: float, path: Path) -> Path:
@@ -207,13 +211,13 @@ class DetectionEvaluator:
         """`y_true[i]` holds photo i's annotated boxes (x1, y1, x2, y2) of the evaluated
         category and `scores[i]` its predicted :class:`Detections`. ``plot=False`` saves
         no plot and no intervals (threshold sweeps evaluate many times)."""
-        metrics, curve = detection_metrics(y_true, scores)
+        metrics, curve, per_photo = measure(y_true, scores)
         plots, intervals = [], {}
         if kwargs.get("plot", True):
             if len(curve["recall"]):
                 plots.append(plot_pr_curve(curve, metrics["ap50"],
                                            Path(out_dir) / "pr_curve.png"))
-            intervals = detection_intervals(photo_hits(y_true, scores))
+            intervals = detection_intervals(per_photo)
         return EvalResult(metrics=metrics, plots=plots, intervals=intervals,
                           headline=("ap50", "ap", "recall50", "corloc"))
 

@@ -1,7 +1,7 @@
 """Embeddings as a product: `artkit.embed` (vectors to a resumable .npz), `artkit.similar`
-(cosine search in such a file, the index: exact, or through the HNSW graph a large index
-holds) and `artkit.duplicates` (groups of
-near-duplicate photos). The model is an embedding model, ``artkit export onnx --embedding``.
+(cosine search in such a file, the index: exact, or through the HNSW graph beside a large
+index) and `artkit.duplicates` (groups of near-duplicate photos). The model is an
+embedding model, ``artkit export onnx --embedding``.
 """
 
 from __future__ import annotations
@@ -146,15 +146,18 @@ def add_graph(index: str | Path, ann: bool | None = True) -> EmbeddingSet:
     written before the index names it, and the index forgets it before it is deleted, so a
     crash never leaves an index naming a graph that is not there."""
     index = Path(index)
-    stored = EmbeddingSet.read(index)
+    stored = EmbeddingSet.read(index, vectors=False)  # most indexes get no graph
     sidecar = graph_path(index)
     if want_graph(ann, len(stored)) and len(stored):
         info(f"building the search graph of {len(stored):,} vectors")
+        stored = EmbeddingSet.read(index)
         build_graph(stored.vectors, sidecar)
         stored.model["graph"] = {"file": sidecar.name, "vectors": len(stored)}
         stored.save(index)
         return stored
-    if stored.model.pop("graph", None) is not None:
+    if "graph" in stored.model:
+        stored = EmbeddingSet.read(index)
+        del stored.model["graph"]
         stored.save(index)
     sidecar.unlink(missing_ok=True)
     return stored

@@ -27,12 +27,10 @@ DeviceOption = Annotated[Literal["auto", "cpu", "cuda"], typer.Option(
 SHOW_FAILURES = 20
 
 
-def _embed_to(inputs: list[str], model: Path, output: Path, resume: bool, batch_size: int,
-              workers: int | None, device: str, what: str, ann: bool | None) -> None:
-    import artkit
-
-    extra = {} if what == "embedded" else {"ann": ann}
-    embedder = artkit.embed if what == "embedded" else artkit.build_index
+def _embed_to(embedder: Any, what: str, inputs: list[str], model: Path, output: Path,
+              resume: bool, batch_size: int, workers: int | None, device: str,
+              **extra: Any) -> None:
+    """Run `embedder` (``artkit.embed`` or ``artkit.build_index``) and print its summary."""
     try:
         done = embedder(inputs, model, output, resume=resume, batch_size=batch_size,
                         workers=workers, device=device, progress=True, **extra)
@@ -69,15 +67,19 @@ def index_build_command(
     quiet: QuietOption = False,
 ) -> None:
     """Build a search index of photos for `artkit similar` (it names its model)."""
+    import artkit
+
     apply_quiet(quiet)
-    _embed_to(inputs, model, output, resume, batch_size, workers, device, "indexed", ann)
+    _embed_to(artkit.build_index, "indexed", inputs, model, output, resume, batch_size,
+              workers, device, ann=ann)
 
 
 def embed_command(**options: Any) -> None:
     """Embed images with an embedding model: streamed, resumable, written atomically."""
-    apply_quiet(options["quiet"])
-    _embed_to(options["inputs"], options["model"], options["output"], options["resume"],
-              options["batch_size"], options["workers"], options["device"], "embedded", None)
+    import artkit
+
+    apply_quiet(options.pop("quiet"))
+    _embed_to(artkit.embed, "embedded", **options)
 
 
 # `artkit embed` takes the options of `index build` but --ann (an index is an embedding file

@@ -78,7 +78,7 @@ def gilt_frame(rng: np.random.Generator, art: np.ndarray, oval: bool = False) ->
     yy, xx = np.mgrid[0:fh, 0:fw]
     depth = np.minimum(np.minimum(xx, fw - 1 - xx), np.minimum(yy, fh - 1 - yy)) / border
     relief *= 0.8 + 0.3 * np.cos(depth * np.pi * rng.integers(2, 5))  # mouldings
-    relief *= np.where(xx + yy < fw * fh / (fw + fh) * 1.0, 1.1, 0.9)  # lit from top left
+    relief *= np.where(xx + yy < fw * fh / (fw + fh), 1.1, 0.9)  # the top-left corner lit
     framed = np.clip(gold * relief[..., None], 0, 255).astype(np.uint8)
     if oval:
         canvas = framed[border:border + h, border:border + w]
