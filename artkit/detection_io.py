@@ -228,7 +228,10 @@ def coco_results(items: list[tuple[int, str, Detections]], category_id: int,
                          "category_id": category_id,
                          "bbox": [round(float(x1), 1), round(float(y1), 1),
                                   round(float(x2 - x1), 1), round(float(y2 - y1), 1)],
-                         "score": round(float(score), 6), **added.get(k, {})})
+                         # 6 significant digits, not decimals: a confident classifier's
+                         # rejections (1e-7, 3e-9) must keep their order, or the file's AP
+                         # differs from the one detect printed
+                         "score": float(f"{float(score):.6g}"), **added.get(k, {})})
     return rows
 
 

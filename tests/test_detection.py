@@ -170,6 +170,19 @@ def test_corloc_and_best_iou_by_hand():
     assert metrics["recall50"] == pytest.approx(2 / 3)
 
 
+def test_results_rows_keep_the_order_of_tiny_scores():
+    """A confident classifier's rejections (1e-7 vs 3e-9) keep their order in the file,
+    so AP from the file equals AP in memory."""
+    from artkit.detection_io import coco_results
+
+    boxes = np.array([[0, 0, 10, 10], [5, 5, 20, 20], [1, 1, 3, 3]], float)
+    scores = np.array([0.9, 1.234567e-7, 3.1e-9])
+    rows = coco_results([(1, "a.jpg", Detections(boxes, scores))], 1)
+    written = [r["score"] for r in rows]
+    assert written[1] > written[2] > 0
+    np.testing.assert_allclose(written, scores, rtol=1e-5)
+
+
 def test_contained_boxes_go_only_inside_a_confident_container():
     from artkit.boxes import suppress_contained
 

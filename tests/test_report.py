@@ -334,6 +334,25 @@ def test_boxes_report_scores_like_detect_and_puts_misses_first(boxes_file):
     assert payload(same, "photos")["items"] == items
 
 
+def test_boxes_report_of_a_run_on_some_annotated_photos_scores_those(home: Path,
+                                                                      synth_detection: Path):
+    """detect over 2 of the annotated photos: the report scores those 2, as detect did, not
+    the other annotated photos as misses."""
+    listing = home / "two.txt"
+    listing.write_text("\n".join(map(str, sorted((synth_detection / "images").iterdir())[:2])))
+    out = home / "two.json"
+    result = invoke("detect", listing, "--method", "frames", "--output", out, "--gt",
+                    synth_detection / "annotations_coco.json", "--quiet")
+    assert result.exit_code == 0, result.output
+    stored = json.loads(out.with_name("two.metrics.json").read_text())
+    assert len(stored["photos"]) == 2 == int(stored["metrics"]["n_images"])
+    page = artkit.report(out)
+    text = page.read_text(encoding="utf-8")
+    assert len(payload(page, "photos")["items"]) == 2
+    assert f"{stored['metrics']['ap50']:.4f}" in text
+    assert f"{stored['metrics']['recall50']:.4f}" in text
+
+
 # -- in a real browser -------------------------------------------------------------------------
 def _browser_reason() -> str | None:
     from browser import unavailable

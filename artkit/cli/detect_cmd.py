@@ -154,6 +154,8 @@ def run_detect(inputs: list[str], model: Path | None, method_name: str | None,
                                "model": str(setup.model_path) if setup.model_path else None,
                                "gt": str(gt), "metrics": report.result.metrics,
                                "intervals": report.result.intervals,
+                               "photos": sorted({d.path.name for d in ok
+                                                 if d.path.name in by_name}),
                                "plots": [str(p) for p in report.result.plots]}
     if sweep:
         assert report.best_ap50 is not None and report.max_box_acc is not None
