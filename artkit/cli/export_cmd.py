@@ -1,4 +1,5 @@
-"""`artkit export onnx [RUN]`: one self-contained, self-checked ONNX file per run."""
+"""`artkit export onnx [RUN]`: one self-contained, self-checked ONNX file per run;
+`artkit export average A.onnx B.onnx ...`: several exported classifiers as one."""
 
 from __future__ import annotations
 
@@ -66,7 +67,29 @@ def onnx_command(
                       f"{result.float_path.stat().st_size / 1e6:.1f} MB)")
 
 
+def average_command(
+    models: Annotated[list[Path], typer.Argument(
+        help="Exported classifiers of the same task, labels and input size (two or more).")],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Where to write the averaged model.")],
+    quiet: QuietOption = False,
+) -> None:
+    """Average exported classifiers into one ONNX file (an ensemble shipped as one model).
+
+    The members run side by side on one input; the scores are the softmax (multi-class)
+    or sigmoid (multi-label) of the members' mean logit, and CAMs are averaged when every
+    member has them. Trainings of one recipe with different seeds vary; their average is
+    steadier and usually better than a typical member."""
+    from artkit.export.ensemble import average_models
+
+    apply_quiet(quiet)
+    path = average_models(models, output)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, the mean of "
+                  f"{len(models)} models)")
+
+
 def register(app: typer.Typer) -> None:
     export_app = new_app("Export trained runs for deployment.")
     export_app.command("onnx")(onnx_command)
+    export_app.command("average")(average_command)
     app.add_typer(export_app, name="export")
