@@ -134,12 +134,16 @@ def main() -> None:
                                   [found[k] for k in members], ["painting"], Path("."),
                                   plot=False).metrics
 
-    def score(method: str, found: list[Detections], seconds: float, threshold: float | None
-              ) -> None:
+    def score(method: str, found: list[Detections], seconds: float, threshold: float | None,
+              default: float | None = None) -> None:
         tune = parts["tune"]
         cut = best_f1_threshold([truth.boxes[ids[k]] for k in tune], [found[k] for k in tune])
         for part, members in [*parts.items(), ("all", list(range(len(ids))))]:
             f1 = f1_at([truth.boxes[ids[k]] for k in members], [found[k] for k in members], cut)
+            at_default = {} if default is None else {
+                f"P/R/F1 @{default:g} (default)": "/".join(str(v) for v in list(f1_at(
+                    [truth.boxes[ids[k]] for k in members], [found[k] for k in members],
+                    default).values())[:3])}
             metrics = metrics_of(found, members)
             by_size = recall_by_size([truth.boxes[ids[k]] for k in members],
                                      [found[k] for k in members],
@@ -150,7 +154,7 @@ def main() -> None:
                          "photos": len(members), "ap50": metrics["ap50"],
                          "ap50 95% CI": f"[{low:.3f}, {high:.3f}]", "ap": metrics["ap"],
                          "recall50": metrics["recall50"], "corloc": metrics["corloc"],
-                         **by_size, "F1 cut (tune)": round(cut, 4), **f1,
+                         **by_size, "F1 cut (tune)": round(cut, 4), **f1, **at_default,
                          "s/photo": seconds})
 
     sizes = {i: None for i in ids}
@@ -172,7 +176,8 @@ def main() -> None:
                 sizes[ids[photo.index]] = photo.size
         seconds = (time.perf_counter() - start) / len(ids)  # all thresholds together
         best = max(thresholds, key=lambda t: metrics_of(found[t], parts["tune"])["ap50"])
-        score(name, found[best], seconds, best if method.needs_cam else None)
+        score(name, found[best], seconds, best if method.needs_cam else None,
+              None if method.needs_cam else getattr(method, "default_threshold", None))
     whole = [Detections(np.array([[0, 0, sizes[i][1], sizes[i][0]]], float), np.ones(1))
              if sizes[i] else Detections(np.zeros((0, 4)), np.zeros(0)) for i in ids]
     score("whole-image box", whole, 0.0, None)

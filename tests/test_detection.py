@@ -550,13 +550,14 @@ def test_build_painting_detector_records_its_recipe(tmp_path: Path):
 
     out = tmp_path / "detector.onnx"
     result = runner.invoke(app, ["build-painting-detector", "--weights", "none", "--rooms",
-                                 "12", "--epochs", "1", "--seed", "3", "--output", str(out),
-                                 "--quiet"])
+                                 "12", "--epochs", "1", "--seed", "3", "--members", "2",
+                                 "--output", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     card = ModelCard.read(out)
     provenance = card.extra["provenance"]
     assert card.labels == ["background", "painting"] and "cams" in card.outputs
-    assert provenance["recipe"]["rooms"] == 12 and provenance["recipe"]["seed"] == 3
+    assert provenance["recipe"]["rooms"] == 12 and provenance["room_seeds"] == [3, 4]
+    assert len(card.extra["ensemble"]["members"]) == len(provenance["crops"]) == 2
     assert provenance["paintings"].startswith("procedural")
     assert "build-painting-detector" in provenance["command"]
     photos, _ = _photo_folder(tmp_path, red=True)

@@ -309,8 +309,11 @@ def build_painting_detector_command(
         "synthetic rooms instead of procedural paintings.")] = None,
     rooms: Annotated[int, typer.Option("--rooms", min=10, help="Synthetic rooms.")] = 400,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 4,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same rooms and crops (2: "
-                                      "the shipped model's).")] = 2,
+    seed: Annotated[int, typer.Option("--seed", help="Rooms seed of the first member (member "
+                                      "k: seed + k); same seeds, same rooms and crops.")] = 1,
+    members: Annotated[int, typer.Option(
+        "--members", min=1, help="Trainings, each on its own rooms, averaged into one model "
+        "(their mean logit): steadier and better than one.")] = 3,
     workdir: Annotated[Path | None, typer.Option(
         "--workdir", help="Keep the rooms and crops here (default: a temporary folder).")
     ] = None,
@@ -321,7 +324,8 @@ def build_painting_detector_command(
 
     apply_quiet(quiet)
     path = build_painting_detector(output, weights=weights, paintings=paintings,
-                                   recipe=Recipe(rooms=rooms, epochs=epochs, seed=seed),
+                                   recipe=Recipe(rooms=rooms, epochs=epochs, seed=seed,
+                                                 members=members),
                                    workdir=workdir)
     console.print(f"painting detector -> {path} (use it with `artkit detect --model {path}`)")
 

@@ -31,6 +31,10 @@ from artkit.data.decode import decode_image, resize_to
 from artkit.errors import ArtkitError, ImageDecodeError
 
 CLASSES = ("painting", "background")
+#: A proposal overlapping a painting by at least this IoU is a painting crop ...
+POSITIVE_IOU = 0.6
+#: ... and one overlapping every painting by less than this is a background crop.
+NEGATIVE_IOU = 0.3
 
 
 def _painting_crop(rng: np.random.Generator, box: np.ndarray, width: int, height: int
@@ -76,8 +80,8 @@ def _proposal_crops(rng: np.random.Generator, method, photo: np.ndarray, boxes: 
     height, width = photo.shape[:2]
     found = np.asarray(method.detect(photo, None, 0.2).boxes, np.float64).reshape(-1, 4)
     best = iou_matrix(found, boxes).max(axis=1) if len(boxes) else np.zeros(len(found))
-    positives = list(boxes) + list(found[best >= 0.6])
-    negatives = found[best < 0.3]
+    positives = list(boxes) + list(found[best >= POSITIVE_IOU])
+    negatives = found[best < NEGATIVE_IOU]
     crops = []
     for k in rng.permutation(len(positives))[:per_photo]:
         crops.append(("painting", _with_margin(positives[k], 0.1, width, height)))
