@@ -319,7 +319,8 @@ def build_painting_detector_command(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Rebuild the painting detector: synthetic rooms, proposal crops, MobileNet, ONNX."""
+    """Rebuild the painting detector: synthetic rooms, proposal crops, MobileNet trainings
+    averaged into one ONNX file."""
     from artkit.api.painting_detector import Recipe, build_painting_detector
 
     apply_quiet(quiet)
