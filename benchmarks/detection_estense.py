@@ -140,10 +140,12 @@ def main() -> None:
         cut = best_f1_threshold([truth.boxes[ids[k]] for k in tune], [found[k] for k in tune])
         for part, members in [*parts.items(), ("all", list(range(len(ids))))]:
             f1 = f1_at([truth.boxes[ids[k]] for k in members], [found[k] for k in members], cut)
-            at_default = {} if default is None else {
-                f"P/R/F1 @{default:g} (default)": "/".join(str(v) for v in list(f1_at(
-                    [truth.boxes[ids[k]] for k in members], [found[k] for k in members],
-                    default).values())[:3])}
+            at_default = {}
+            if default is not None:
+                reported = f1_at([truth.boxes[ids[k]] for k in members],
+                                 [found[k] for k in members], default)
+                at_default[f"P/R/F1 @{default:g} (default)"] = \
+                    f"{reported['P']}/{reported['R']}/{reported['F1']}"
             metrics = metrics_of(found, members)
             by_size = recall_by_size([truth.boxes[ids[k]] for k in members],
                                      [found[k] for k in members],

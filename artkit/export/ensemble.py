@@ -22,17 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from artkit.errors import ArtkitError
-from artkit.model_card import ModelCard
+from artkit.model_card import ModelCard, load_onnx, props_of
 
 #: Probabilities are clipped to [EPS, 1 - EPS] before their logarithm.
 EPS = 1e-7
 SCORES, CAMS = "scores", "cams"
 
 
-def _check_members(paths: Sequence[Path]) -> list[ModelCard]:
-    if len(paths) < 2:
-        raise ArtkitError("an ensemble needs at least two models")
-    cards = [ModelCard.read(path) for path in paths]
+def _check_members(paths: Sequence[Path], cards: Sequence[ModelCard]) -> None:
     first = cards[0]
     for path, card in zip(paths, cards, strict=True):
         if card.input_kind != "image" or SCORES not in card.outputs or card.is_embedding:
@@ -44,7 +41,6 @@ def _check_members(paths: Sequence[Path]) -> list[ModelCard]:
                 raise ArtkitError(f"its {what.replace('_', ' ')} differs from {paths[0].name}'s",
                                   path, hint="only models of the same task, labels and input "
                                   "can be averaged")
-    return cards
 
 
 def _combine_scores(helper: Any, names: list[str], multilabel: bool) -> list[Any]:
@@ -74,15 +70,22 @@ def average_models(paths: Sequence[str | Path], output: str | Path) -> Path:
     import numpy as np
     import onnx
     from onnx import compose, helper, numpy_helper
+    from onnx.external_data_helper import load_external_data_for_model
 
     from artkit.io import write_bytes
 
     paths = [Path(p) for p in paths]
-    cards = _check_members(paths)
+    if len(paths) < 2:
+        raise ArtkitError("an ensemble needs at least two models")
+    models = [load_onnx(path) for path in paths]  # one-line errors for unreadable files
+    for path, model in zip(paths, models, strict=True):
+        load_external_data_for_model(model, str(path.parent))
+    cards = [ModelCard.from_props(props_of(model), path)
+             for path, model in zip(paths, models, strict=True)]
+    _check_members(paths, cards)
     k = len(paths)
-    members = [compose.add_prefix(onnx.load(str(path)), prefix=f"m{i}_")
-               for i, path in enumerate(paths)]
-    first = onnx.load(str(paths[0]), load_external_data=False)
+    first = models[0]
+    members = [compose.add_prefix(model, prefix=f"m{i}_") for i, model in enumerate(models)]
     image_input = first.graph.input[0]
     with_cams = all(CAMS in card.outputs for card in cards)
     nodes, initializers, value_info = [], [], []
