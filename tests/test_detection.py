@@ -18,7 +18,13 @@ from artkit.boxes import iou_matrix
 from artkit.cam import boxes_from_cam, upsample
 from artkit.cli.main import app
 from artkit.contracts import Detections
-from artkit_plugins.detection_methods import CamFramesMethod, FramesMethod
+from artkit_plugins.detection_methods import (
+    FRAMES_CNN_MIN_ASPECT,
+    MIN_ASPECT,
+    CamFramesMethod,
+    FramesMethod,
+    frame_proposals,
+)
 from artkit_plugins.eval_detection import detection_metrics
 
 runner = CliRunner()
@@ -563,3 +569,20 @@ def test_build_painting_detector_records_its_recipe(tmp_path: Path):
     photos, _ = _photo_folder(tmp_path, red=True)
     found = [d for d in artkit.detect(photos, model=out) if d.ok]
     assert len(found) == 3 and all(len(d.candidates.scores) for d in found)
+
+
+def test_min_aspect_decides_whether_a_thin_painting_is_an_outline():
+    """A 1:5 canvas (a predella panel, or a painting cut to a strip by the photo's edge) is
+    dropped at frames' 1:4 floor and found at frames+cnn's 0.15."""
+    photo = np.full((360, 640, 3), 200, np.uint8)
+    painting = np.array([200, 150, 450, 200])  # 250 x 50
+    rng = np.random.default_rng(0)
+    photo[150:200, 200:450] = rng.integers(0, 120, (50, 250, 3))
+    cv2.rectangle(photo, (198, 148), (451, 201), (90, 70, 30), 2)
+
+    def best_iou(min_aspect: float) -> float:
+        boxes = frame_proposals(photo, 0.001, 0.5, min_aspect=min_aspect)[0]
+        return float(iou_matrix(boxes, painting[None]).max()) if len(boxes) else 0.0
+
+    assert best_iou(MIN_ASPECT.default) < 0.5
+    assert best_iou(FRAMES_CNN_MIN_ASPECT.default) > 0.8
