@@ -228,10 +228,11 @@ def coco_results(items: list[tuple[int, str, Detections]], category_id: int,
                          "category_id": category_id,
                          "bbox": [round(float(x1), 1), round(float(y1), 1),
                                   round(float(x2 - x1), 1), round(float(y2 - y1), 1)],
-                         # 6 significant digits, not decimals: a confident classifier's
-                         # rejections (1e-7, 3e-9) must keep their order, or the file's AP
-                         # differs from the one detect printed
-                         "score": float(f"{float(score):.6g}"), **added.get(k, {})})
+                         # 9 significant digits, which tell any two float32 scores
+                         # apart: a confident classifier's rejections (1e-7, 3e-9) and
+                         # its near-certain paintings (0.9999994, 0.99999976) must keep
+                         # their order, or the file's AP differs from the one detect printed
+                         "score": float(f"{float(score):.9g}"), **added.get(k, {})})
     return rows
 
 

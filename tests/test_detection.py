@@ -176,17 +176,21 @@ def test_corloc_and_best_iou_by_hand():
     assert metrics["recall50"] == pytest.approx(2 / 3)
 
 
-def test_results_rows_keep_the_order_of_tiny_scores():
-    """A confident classifier's rejections (1e-7 vs 3e-9) keep their order in the file,
-    so AP from the file equals AP in memory."""
+def test_results_rows_keep_the_order_of_float32_scores():
+    """A confident classifier's rejections (1e-7 vs 3e-9) and near-certain paintings
+    (float32 0.9999994 vs 0.99999976, both 1.0 at 6 digits) keep their order in the file,
+    so AP from the file equals AP in memory; corners are written at 0.1 px."""
+    from artkit.api.detect import pixels
     from artkit.detection_io import coco_results
 
-    boxes = np.array([[0, 0, 10, 10], [5, 5, 20, 20], [1, 1, 3, 3]], float)
-    scores = np.array([0.9, 1.234567e-7, 3.1e-9])
+    boxes = np.array([[0, 0, 10, 10], [5, 5, 20, 20], [1, 1, 3, 3], [0, 0, 9, 9],
+                      [0, 0, 8, 8]], float)
+    scores = np.array([0.9, 1.234567e-7, 3.1e-9, 0.9999994, 0.99999976], np.float32)
     rows = coco_results([(1, "a.jpg", Detections(boxes, scores))], 1)
-    written = [r["score"] for r in rows]
-    assert written[1] > written[2] > 0
-    np.testing.assert_allclose(written, scores, rtol=1e-5)
+    written = [r["score"] for r in json.loads(json.dumps(rows))]
+    assert written[1] > written[2] > 0 and written[4] > written[3] > written[0]
+    assert np.array_equal(np.array(written, np.float32), scores)
+    assert pixels(np.array([[-9.7, 128.3]], np.float32)) == [[-9.7, 128.3]]
 
 
 def test_contained_boxes_go_only_inside_a_confident_container():

@@ -88,10 +88,10 @@ class Detection:
         if not self.ok:
             return {"path": str(self.path), "status": self.status, "error": self.error}
         found: dict[str, Any] = {"path": str(self.path), "status": "ok",
-                                 "boxes": self.boxes.round(1).tolist(),
+                                 "boxes": pixels(self.boxes),
                                  "scores": [round(float(s), 4) for s in self.scores]}
         if self.quads is not None:
-            found["quads"] = self.quads.round(1).tolist()
+            found["quads"] = pixels(self.quads)
         if self.crops:
             found["crops"] = [str(c) for c in self.crops]
         if self.classified:
@@ -217,6 +217,12 @@ def detect(photos: Inputs, *, model: str | Path | Model | None = None,
                 yield from sorted(results, key=lambda d: d.index)
 
 
+def pixels(coordinates: np.ndarray) -> list[Any]:
+    """Coordinates as plain lists at 0.1 px: rounded in float64, since float32 0.1-steps
+    print as 9.699999809265137."""
+    return np.asarray(coordinates, np.float64).round(1).tolist()
+
+
 def _classifier(classify: str | Path | Model | None, device: str) -> Model | None:
     if classify is None or isinstance(classify, Model):
         return classify
@@ -250,7 +256,7 @@ def result_rows(detections: Sequence[Detection], image_ids: Sequence[int], categ
         for rank, k in enumerate(detection.candidate_index.tolist()):
             fields: dict[str, Any] = {"reported": True}
             if detection.quads is not None:
-                fields["quad"] = detection.quads[rank].round(1).tolist()
+                fields["quad"] = pixels(detection.quads[rank])
             if rank < len(detection.crops):
                 fields["crop"] = str(detection.crops[rank])
             if rank < len(detection.classified) and detection.classified[rank].ok:
