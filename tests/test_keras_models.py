@@ -216,10 +216,23 @@ def test_vgg19_cam_gives_a_sixteenth_size_map(synth_multiclass: Path) -> None:
 
 @pytest.mark.slow
 def test_inception_frozen_on_given_weights_with_augmentation(
-        synth_multiclass: Path, tmp_path: Path) -> None:
+        synth_multiclass: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The paper's transfer-learning set-up: a weights file (written here), a frozen base,
-    balanced augmentation; the base must still hold the file's weights afterwards."""
+    balanced augmentation; the base must still hold the file's weights afterwards, and the
+    copies must be transformed inside the training pipeline, not only in the pictures."""
     import keras
+    import tensorflow as tf
+
+    from artkit_plugins.keras_base import augment
+
+    in_pipeline: list[bool] = []
+    transform = augment.random_augment
+
+    def recorded(image, seed=None):
+        in_pipeline.append(not tf.executing_eagerly())  # tf.data traces it in a graph
+        return transform(image, seed)
+
+    monkeypatch.setattr(augment, "random_augment", recorded)
 
     keras.utils.set_random_seed(7)
     source = keras.applications.InceptionV3(include_top=False, weights=None,
@@ -235,6 +248,7 @@ def test_inception_frozen_on_given_weights_with_augmentation(
     config = check_run_folder(run, epochs=1, evaluator="multiclass")
     assert config["training"]["augmented_copies"] > 0
     assert len(list(shown.glob("*.png"))) == config["training"]["augmented_copies"]
+    assert any(in_pipeline), "the training pipeline never transformed a copy"
 
     from artkit import plugins
     from artkit.runs import Run

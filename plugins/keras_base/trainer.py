@@ -147,6 +147,8 @@ def train_keras(plugin: KerasModelPlugin, ctx: TrainContext) -> None:
     extras = balance_plan(train_targets, task, options["augment_to"], rng)
     rows = np.concatenate([np.arange(len(ctx.train_idx)), extras]).astype(np.int64)
     train_paths = [dataset.paths[ctx.train_idx[i]] for i in rows]
+    # the rows after the training images are the copies, transformed afresh each epoch
+    copies = np.arange(len(rows)) >= len(ctx.train_idx)
     weights = None
     if options["class_weight"] == "balanced":
         weights = balanced_weights(train_targets, task, len(labels))[rows]
@@ -159,7 +161,7 @@ def train_keras(plugin: KerasModelPlugin, ctx: TrainContext) -> None:
     batch = options["batch_size"]
     train_data = distributable(make_dataset(
         train_paths, one_hot(dataset.targets[ctx.train_idx[rows]], task, len(labels)), size,
-        batch, weights=weights, augment=rows >= len(ctx.train_idx) if len(extras) else None,
+        batch, weights=weights, augment=copies if len(extras) else None,
         shuffle_seed=ctx.seed, cache_dir=ctx.run.path("tfdata-cache"), skipped=skipped))
     val_data = distributable(make_dataset(
         [dataset.paths[i] for i in ctx.val_idx],
