@@ -213,6 +213,12 @@ def read_coco_results(path: str | Path, truth: CocoTruth) -> dict[int, Detection
                           np.array([s for _, s in r], np.float32)) for i, r in rows.items()}
 
 
+def pixels(coordinates: Any) -> list[Any]:
+    """Coordinates as plain lists at 0.1 px: rounded in float64, since float32 0.1-steps
+    print as 9.699999809265137."""
+    return np.asarray(coordinates, np.float64).round(1).tolist()
+
+
 def coco_results(items: list[tuple[int, str, Detections]], category_id: int,
                  extras: list[dict[int, dict[str, Any]]] | None = None
                  ) -> list[dict[str, Any]]:
@@ -226,8 +232,7 @@ def coco_results(items: list[tuple[int, str, Detections]], category_id: int,
                                                           strict=True)):
             rows.append({"image_id": image_id, "file_name": file_name,
                          "category_id": category_id,
-                         "bbox": [round(float(x1), 1), round(float(y1), 1),
-                                  round(float(x2 - x1), 1), round(float(y2 - y1), 1)],
+                         "bbox": pixels([x1, y1, x2 - x1, y2 - y1]),
                          # 9 significant digits, which tell any two float32 scores
                          # apart: a confident classifier's rejections (1e-7, 3e-9) and
                          # its near-certain paintings (0.9999994, 0.99999976) must keep

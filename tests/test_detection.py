@@ -180,8 +180,7 @@ def test_results_rows_keep_the_order_of_float32_scores():
     """A confident classifier's rejections (1e-7 vs 3e-9) and near-certain paintings
     (float32 0.9999994 vs 0.99999976, both 1.0 at 6 digits) keep their order in the file,
     so AP from the file equals AP in memory; corners are written at 0.1 px."""
-    from artkit.api.detect import pixels
-    from artkit.detection_io import coco_results
+    from artkit.detection_io import coco_results, pixels
 
     boxes = np.array([[0, 0, 10, 10], [5, 5, 20, 20], [1, 1, 3, 3], [0, 0, 9, 9],
                       [0, 0, 8, 8]], float)

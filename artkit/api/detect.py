@@ -85,6 +85,8 @@ class Detection:
         return self.image.shape[0] / self.size[0]
 
     def to_dict(self) -> dict[str, Any]:
+        from artkit.detection_io import pixels
+
         if not self.ok:
             return {"path": str(self.path), "status": self.status, "error": self.error}
         found: dict[str, Any] = {"path": str(self.path), "status": "ok",
@@ -217,12 +219,6 @@ def detect(photos: Inputs, *, model: str | Path | Model | None = None,
                 yield from sorted(results, key=lambda d: d.index)
 
 
-def pixels(coordinates: np.ndarray) -> list[Any]:
-    """Coordinates as plain lists at 0.1 px: rounded in float64, since float32 0.1-steps
-    print as 9.699999809265137."""
-    return np.asarray(coordinates, np.float64).round(1).tolist()
-
-
 def _classifier(classify: str | Path | Model | None, device: str) -> Model | None:
     if classify is None or isinstance(classify, Model):
         return classify
@@ -247,7 +243,7 @@ def result_rows(detections: Sequence[Detection], image_ids: Sequence[int], categ
     """The COCO results rows of the photos: every scored candidate (for the json; AP needs
     them), each marked ``reported``, and the reported paintings alone (for the csv and the
     table), with their ``label``, ``label_score``, ``labels``, ``crop`` and ``quad``."""
-    from artkit.detection_io import coco_results
+    from artkit.detection_io import coco_results, pixels
 
     extras: list[dict[int, dict[str, Any]]] = []
     for detection in detections:

@@ -161,7 +161,7 @@ def train_keras(plugin: KerasModelPlugin, ctx: TrainContext) -> None:
     batch = options["batch_size"]
     train_data = distributable(make_dataset(
         train_paths, one_hot(dataset.targets[ctx.train_idx[rows]], task, len(labels)), size,
-        batch, weights=weights, augment=copies if len(extras) else None,
+        batch, weights=weights, augment=copies,
         shuffle_seed=ctx.seed, cache_dir=ctx.run.path("tfdata-cache"), skipped=skipped))
     val_data = distributable(make_dataset(
         [dataset.paths[i] for i in ctx.val_idx],
