@@ -54,7 +54,7 @@ from artkit.api.thresholds import ThresholdReport, tune_thresholds  # noqa: E402
 from artkit.api.train import cross_validate, export, get_run, train  # noqa: E402
 from artkit.console import Event  # noqa: E402
 from artkit.contracts import EvalResult  # noqa: E402
-from artkit.decision import DecisionRule  # noqa: E402
+from artkit.decisions.rule import DecisionRule  # noqa: E402
 from artkit.errors import (  # noqa: E402
     ArtkitError,
     DataError,
@@ -62,10 +62,10 @@ from artkit.errors import (  # noqa: E402
     PluginError,
 )
 from artkit.export.run_export import ExportResult  # noqa: E402
+from artkit.formats.model_card import ModelCard, NotArtkitModelError  # noqa: E402
+from artkit.formats.run_config import RunConfig  # noqa: E402
 from artkit.hookspecs import hookimpl  # noqa: E402
-from artkit.model_card import ModelCard, NotArtkitModelError  # noqa: E402
-from artkit.run_config import RunConfig  # noqa: E402
-from artkit.runs import Run  # noqa: E402
+from artkit.training.runs import Run  # noqa: E402
 
 __all__ = [
     "__version__", "ArtkitError", "DataError", "DecisionRule", "Detection", "Embedding",

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from artkit.data.dataset import Dataset
-    from artkit.runs import Run
+    from artkit.training.runs import Run
 
 Task = Literal["multiclass", "multilabel", "detection"]
 
@@ -132,7 +132,7 @@ class EvalResult:
     headline: tuple[str, ...] = ()
     """Names of the metrics shown in `artkit runs` and side-by-side comparisons."""
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
-    """95% bootstrap confidence intervals of headline metrics (:mod:`artkit.bootstrap`),
+    """95% bootstrap confidence intervals of headline metrics (:mod:`artkit.metrics.bootstrap`),
     saved in metrics.json as ``"intervals": {name: [low, high]}``."""
 
 
@@ -147,7 +147,7 @@ class Evaluator(Protocol):
         """Compare scores with the truth, save plots into `out_dir`, return the metrics.
 
         Keywords the core passes: ``decision``, the run's tuned
-        :class:`~artkit.decision.DecisionRule` (multi-label runs; None until tuned), and
+        :class:`~artkit.decisions.rule.DecisionRule` (multi-label runs; None until tuned), and
         ``plot=False`` where only the numbers are wanted (threshold sweeps)."""
 
 

@@ -62,8 +62,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     args = parser.parse_args()
 
-    from artkit.ann import build_graph, graph_top_k, open_graph
-    from artkit.embeddings import EmbeddingSet, top_k
+    from artkit.embeddings.ann import build_graph, graph_top_k, open_graph
+    from artkit.embeddings.vectors import EmbeddingSet, top_k
 
     vectors = clustered(args.n, args.dim, args.clusters, args.spread, args.intrinsic, 1)
     queries = clustered(args.queries, args.dim, args.clusters, args.spread, args.intrinsic, 2)

@@ -21,21 +21,21 @@ from pathlib import Path
 
 import cv2
 
-from artkit import plugins
+from artkit import registry
 from artkit.cli.common import print_table
 from artkit.console import set_quiet
 from artkit.data.dataset import load_dataset
 from artkit.data.synth import generate
-from artkit_plugins.bow.descriptors import (
+from artkit_plugins.lib.bow.descriptors import (
     DescriptorCache,
     default_workers,
     describe_image,
     extract_descriptors,
     resolve_options,
 )
-from artkit_plugins.bow.encoding import Normaliser, encode_images
-from artkit_plugins.bow.svm import fit_svm
-from artkit_plugins.bow.vocabulary import fit_vocabulary, sample_descriptors
+from artkit_plugins.lib.bow.encoding import Normaliser, encode_images
+from artkit_plugins.lib.bow.svm import fit_svm
+from artkit_plugins.lib.bow.vocabulary import fit_vocabulary, sample_descriptors
 
 
 def _count_in_process(job: tuple[list[str], str, dict]) -> int:
@@ -46,7 +46,7 @@ def _count_in_process(job: tuple[list[str], str, dict]) -> int:
 
     cv2.setNumThreads(1)
     paths, name, options = job
-    extractor = plugins.get(plugins.Kind.FEATURE_EXTRACTOR, name)
+    extractor = registry.get(registry.Kind.FEATURE_EXTRACTOR, name)
     return sum(len(describe_image(extractor, options, decode_image(p))[1]) for p in paths)
 
 
@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     set_quiet(True)
     workers = args.workers or default_workers()
-    extractor = plugins.get(plugins.Kind.FEATURE_EXTRACTOR, args.features)
+    extractor = registry.get(registry.Kind.FEATURE_EXTRACTOR, args.features)
     options = resolve_options(extractor, "")
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:

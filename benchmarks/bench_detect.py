@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from artkit import plugins
+from artkit import registry
 from artkit.cli.common import print_table
 from artkit.contracts import Detections
-from artkit.detection import detect_photos, open_cam_model
+from artkit.detection.pipeline import detect_photos, open_cam_model
 from artkit.runtime.inputs import expand_inputs
 
 
@@ -57,7 +57,7 @@ def main() -> None:
                         help="method options for the tuned lines, e.g. scales=640+1280")
     args = parser.parse_args()
     paths = expand_inputs([args.photos]).paths[:args.n]
-    frames = plugins.get(plugins.Kind.DETECTION_METHOD, "frames")
+    frames = registry.get(registry.Kind.DETECTION_METHOD, "frames")
     given = dict(item.split("=", 1) for item in args.options.split(",") if item)
     options = {spec.name: spec.type(given[spec.name]) for spec in frames.options
                if spec.name in given}
@@ -67,7 +67,7 @@ def main() -> None:
     if options:
         lines.append((f"frames {args.options}", rate(paths, frames, options)))
     if args.model is not None:
-        cnn = plugins.get(plugins.Kind.DETECTION_METHOD, "frames+cnn")
+        cnn = registry.get(registry.Kind.DETECTION_METHOD, "frames+cnn")
         model = open_cam_model(args.model, "painting", "cpu")
         lines.append(("frames+cnn (defaults)", rate(paths, cnn, {}, model)))
         if options:

@@ -40,7 +40,7 @@ def main() -> None:
     os.environ["ARTKIT_RUNS"], os.environ["ARTKIT_CACHE"] = f"{home}/runs", f"{home}/cache"
 
     import artkit
-    from artkit_plugins.heads.embeddings import STATS
+    from artkit_plugins.lib.heads.embeddings import STATS
 
     common = {"backbone": args.backbone, "alpha": args.alpha, "weights": args.weights,
               "input_size": args.size, "tta": args.tta, "stages": args.stages}

@@ -6,7 +6,7 @@ weights and inputs, then `artkit predict` end to end, int8 vs float, and peak me
     .venv/bin/python benchmarks/bench_inference.py --photos /path/to/jpegs  # real photos
 
 The network is the Keras application with random weights (speed does not depend on the
-values) and 12 classes, converted by artkit's own converter (plugins/keras_onnx.py) and
+values) and 12 classes, converted by artkit's own converter (plugins/lib/keras_onnx.py) and
 run in artkit's session (graph optimisation ALL, threads = CPUs). Every figure is a ratio
 from this one run; absolute images/s are printed for context only.
 """
@@ -32,8 +32,8 @@ def exported(model, size: int, folder: Path) -> Path:
     """The network as an artkit ONNX file (with metadata, so `artkit predict` takes it)."""
     import onnx
 
-    from artkit.model_card import ModelCard
-    from artkit_plugins.keras_onnx import keras_onnx_graph
+    from artkit.formats.model_card import ModelCard
+    from artkit_plugins.lib.keras_onnx import keras_onnx_graph
 
     graph = keras_onnx_graph(model, (size, size), 17, {"scale": 1 / 127.5, "mean": 1.0})
     ModelCard(model="benchmark", task="multiclass", labels=[f"class_{i}" for i in range(12)],
@@ -48,7 +48,7 @@ def main() -> None:
     import tensorflow as tf
 
     from artkit.export.quantize import quantize_file
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
     from artkit.runtime.benchmark import (
         BATCH_SIZES,
         batch_runner,

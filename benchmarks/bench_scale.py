@@ -33,7 +33,7 @@ def benchmark_model(folder: Path, size: int) -> Path:
 
 
 def local_pass(model: Path, paths: list[Path], batch_size: int) -> tuple[float, np.ndarray]:
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
     from artkit.runtime.scoring import score_batches
     from artkit.runtime.session import cpu_count, create_session
 

@@ -24,7 +24,7 @@ from PIL import Image, ImageEnhance
 
 import artkit
 from artkit.api.embed import group_duplicates
-from artkit.embeddings import EmbeddingSet, centred, similar_pairs, top_k
+from artkit.embeddings.vectors import EmbeddingSet, centred, similar_pairs, top_k
 from artkit.runtime.benchmark import decode_runner
 from artkit.runtime.preprocess import loader_for
 from artkit.runtime.session import cpu_count

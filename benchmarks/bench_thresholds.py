@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from artkit.decision import decide
-from artkit.thresholds import GRID, ThresholdSearch, sample_scores, tune
+from artkit.decisions.rule import decide
+from artkit.decisions.tuning import GRID, ThresholdSearch, sample_scores, tune
 
 
 def realistic(n: int, n_labels: int, spread: float = 0.3, seed: int = 0

@@ -43,11 +43,11 @@ def timed_fit(model, data, steps: int) -> float:
 def measure(name: str, size: int, paths: list[Path], batch: int, steps: int) -> dict:
     import tensorflow as tf
 
-    from artkit import plugins
-    from artkit_plugins.keras_base.metrics import compile_model
-    from artkit_plugins.keras_base.pipeline import make_dataset
+    from artkit import registry
+    from artkit_plugins.lib.keras_base.metrics import compile_model
+    from artkit_plugins.lib.keras_base.pipeline import make_dataset
 
-    plugin = plugins.get(plugins.Kind.MODEL, name)
+    plugin = registry.get(registry.Kind.MODEL, name)
     options = {"weights": "none", "freeze_base": False, "alpha": 1.0, "cut_at": "block5_conv3",
                "cam_filters": 1024, "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7}
     n_labels = 10

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from artkit import plugins
-from artkit.boxes import areas, iou_matrix
+from artkit import registry
 from artkit.cli.common import print_table
 from artkit.contracts import Detections, capability
-from artkit.detection import detect_photos, open_cam_model
-from artkit.detection_io import read_coco_truth
-from artkit.evaluation import evaluator_for
+from artkit.detection.boxes import areas, iou_matrix
+from artkit.detection.coco import read_coco_truth
+from artkit.detection.pipeline import detect_photos, open_cam_model
+from artkit.training.evaluation import evaluator_for
 from artkit_plugins.eval_detection import detection_intervals, photo_hits
 
 
@@ -124,7 +124,7 @@ def main() -> None:
     parts = {name: [k for k, i in enumerate(ids) if split_of(truth.file_names[i]) == name]
              for name in ("tune", "report")}
     evaluator = evaluator_for("detection")
-    needs_cams = any(plugins.get(plugins.Kind.DETECTION_METHOD, m).needs_cam
+    needs_cams = any(registry.get(registry.Kind.DETECTION_METHOD, m).needs_cam
                      for m in args.methods.split(","))
     model = open_cam_model(args.model, "painting", "cpu", needs_cams) if args.model else None
     rows = []
@@ -161,7 +161,7 @@ def main() -> None:
 
     sizes = {i: None for i in ids}
     for name in args.methods.split(","):
-        method = plugins.get(plugins.Kind.DETECTION_METHOD, name)
+        method = registry.get(registry.Kind.DETECTION_METHOD, name)
         if (method.needs_cam or capability(method, "needs_classifier")) and model is None:
             continue
         thresholds = tuple(float(t) for t in args.thresholds.split(",")) \

@@ -26,8 +26,8 @@ from detection_estense import recall_by_size, split_of
 from scipy import ndimage
 
 from artkit.contracts import Detections
-from artkit.detection_io import read_coco_truth
-from artkit.evaluation import evaluator_for
+from artkit.detection.coco import read_coco_truth
+from artkit.training.evaluation import evaluator_for
 
 HEIGHT, WIDTH, STRIDE = 192, 320, 16
 GRID = (HEIGHT // STRIDE, WIDTH // STRIDE)

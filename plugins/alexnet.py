@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from artkit.hookspecs import hookimpl
-from artkit_plugins.keras_base.plugin import DENSE_LAYER, KerasModelPlugin
+from artkit_plugins.lib.keras_base.plugin import DENSE_LAYER, KerasModelPlugin
 
 
 class AlexNetModel(KerasModelPlugin):

@@ -4,7 +4,7 @@ Local descriptors (``--features``, default SIFT) -> k-means vocabulary (``--voca
 per-image word histograms (L1 or TF-IDF, optionally a spatial pyramid) -> standardised ->
 one-vs-rest RBF SVMs with C and gamma chosen by stratified CV on the training split ->
 sigmoid-calibrated class probabilities. The predicted class is always the argmax of those
-probabilities (see `artkit_plugins.bow.svm`).
+probabilities (see `artkit_plugins.lib.bow.svm`).
 
 ``--vocab 500,1000,2500`` fits one vocabulary and one SVM per size in a single run (the
 descriptors are extracted once) and reports them as one table, saved as
@@ -25,7 +25,7 @@ from artkit.console import info
 from artkit.contracts import OnnxGraph, OptionSpec, TrainContext
 from artkit.errors import ArtkitError
 from artkit.hookspecs import hookimpl
-from artkit.runs import Run
+from artkit.training.runs import Run
 
 # Besides the model file (svm.skops, or an artkit 0.1 svm.joblib: see bow/model_file.py).
 ARTEFACTS = ("bow.json", "vocabulary.npy")
@@ -44,7 +44,7 @@ def parse_vocab_sizes(text: str) -> list[int]:
 
 
 def _workers(value: int) -> int:
-    from artkit_plugins.bow.descriptors import default_workers
+    from artkit_plugins.lib.bow.descriptors import default_workers
 
     return value if value > 0 else default_workers()
 
@@ -53,9 +53,9 @@ class BowPredictor:
     """A trained bow-svm run, ready to score images or the descriptors of one image."""
 
     def __init__(self, run: Run):
-        from artkit import plugins
-        from artkit_plugins.bow.encoding import Normaliser
-        from artkit_plugins.bow.model_file import load_model
+        from artkit import registry
+        from artkit_plugins.lib.bow.encoding import Normaliser
+        from artkit_plugins.lib.bow.model_file import load_model
 
         missing = [name for name in ARTEFACTS if not run.path(name).exists()]
         if missing:
@@ -63,7 +63,7 @@ class BowPredictor:
                               run.dir)
         self.settings = run.read_json("bow.json")
         self.labels: list[str] = list(run.config.labels)
-        self.extractor = plugins.get(plugins.Kind.FEATURE_EXTRACTOR, self.settings["features"])
+        self.extractor = registry.get(registry.Kind.FEATURE_EXTRACTOR, self.settings["features"])
         self.extractor_options: dict[str, Any] = self.settings["feature_options"]
         self.centres = np.load(run.path("vocabulary.npy"))
         self.pyramid = bool(self.settings["spatial_pyramid"])
@@ -74,7 +74,7 @@ class BowPredictor:
 
     def features(self, xy: np.ndarray, descriptors: np.ndarray) -> np.ndarray:
         """The normalised encoding (1, D) of one image's descriptors."""
-        from artkit_plugins.bow.encoding import assign_words, histogram
+        from artkit_plugins.lib.bow.encoding import assign_words, histogram
 
         words = assign_words(descriptors, self.centres)
         counts = histogram(words, xy, len(self.centres), self.pyramid)
@@ -83,7 +83,7 @@ class BowPredictor:
     def scores_from_columns(self, columns: np.ndarray) -> np.ndarray:
         """Scores (1, n_labels) from the ONNX input layout: descriptors, plus normalised x, y
         as the last two columns when the spatial pyramid is on."""
-        from artkit_plugins.bow.svm import class_scores
+        from artkit_plugins.lib.bow.svm import class_scores
 
         columns = np.asarray(columns, np.float32)
         if self.pyramid:
@@ -94,8 +94,8 @@ class BowPredictor:
 
     def predict_paths(self, paths: Sequence[Path]) -> np.ndarray:
         from artkit.console import track, warn
-        from artkit_plugins.bow.descriptors import extract_descriptors
-        from artkit_plugins.bow.svm import class_scores
+        from artkit_plugins.lib.bow.descriptors import extract_descriptors
+        from artkit_plugins.lib.bow.svm import class_scores
 
         found = extract_descriptors(list(paths), self.extractor, self.extractor_options,
                                     workers=self.workers)
@@ -137,9 +137,9 @@ class BowSvm:
 
     # -- training -------------------------------------------------------------------------
     def train(self, ctx: TrainContext) -> None:
-        from artkit import plugins
-        from artkit_plugins.bow.descriptors import extract_descriptors, resolve_options
-        from artkit_plugins.bow.svm import parse_grid
+        from artkit import registry
+        from artkit_plugins.lib.bow.descriptors import extract_descriptors, resolve_options
+        from artkit_plugins.lib.bow.svm import parse_grid
 
         opts = ctx.options
         sizes = parse_vocab_sizes(opts["vocab"])
@@ -147,7 +147,7 @@ class BowSvm:
         grid_gamma = parse_grid(opts["grid_gamma"], "grid-gamma", ("scale", "auto"))
         if opts["cv_folds"] < 2:
             raise ArtkitError(f"--cv-folds must be at least 2, got {opts['cv_folds']}")
-        extractor = plugins.get(plugins.Kind.FEATURE_EXTRACTOR, opts["features"])
+        extractor = registry.get(registry.Kind.FEATURE_EXTRACTOR, opts["features"])
         feature_options = resolve_options(extractor, opts["feature_options"])
         workers = _workers(opts["workers"])
         dataset = ctx.dataset
@@ -170,9 +170,9 @@ class BowSvm:
         """Fit one vocabulary + SVM per size; return the comparison rows and the chosen fit."""
         from sklearn.metrics import accuracy_score, f1_score
 
-        from artkit_plugins.bow.encoding import Normaliser, encode_images
-        from artkit_plugins.bow.svm import class_scores, fit_svm
-        from artkit_plugins.bow.vocabulary import (
+        from artkit_plugins.lib.bow.encoding import Normaliser, encode_images
+        from artkit_plugins.lib.bow.svm import class_scores, fit_svm
+        from artkit_plugins.lib.bow.vocabulary import (
             check_vocabulary_size,
             fit_vocabulary,
             sample_descriptors,
@@ -228,14 +228,14 @@ class BowSvm:
 
     def _save(self, run: Run, chosen: dict, features: str, feature_options: dict[str, Any],
               comparison: list[dict[str, Any]], dim: int) -> None:
-        from artkit import io as aio
+        from artkit import atomic
         from artkit.console import table
-        from artkit_plugins.bow.model_file import MODEL_FILE, save_model
+        from artkit_plugins.lib.bow.model_file import MODEL_FILE, save_model
 
-        with aio.atomic_path(run.path("vocabulary.npy")) as tmp:
+        with atomic.atomic_path(run.path("vocabulary.npy")) as tmp:
             np.save(tmp, chosen["vocabulary"])
         if chosen["normaliser"].idf is not None:
-            with aio.atomic_path(run.path("idf.npy")) as tmp:
+            with atomic.atomic_path(run.path("idf.npy")) as tmp:
                 np.save(tmp, chosen["normaliser"].idf)
         save_model(chosen["model"], run.path(MODEL_FILE))
         run.write_json("vocab_comparison.json", {
@@ -266,7 +266,7 @@ class BowSvm:
         """Word assignment, histogram, normalisation, scaler and calibrated SVM as one graph
         over ONE image's descriptors; with the spatial pyramid, two extra input columns hold
         each descriptor's x / width and y / height."""
-        from artkit_plugins.bow.onnx_graph import build_graph
+        from artkit_plugins.lib.bow.onnx_graph import build_graph
 
         predictor = BowPredictor(run)
         model = build_graph(predictor, opset)

@@ -1,7 +1,7 @@
 """Built-in detection methods for `artkit detect --method NAME`.
 
 - ``cam``: the CAM paper's rule: threshold the class activation map, one box per connected
-  component (:mod:`artkit.cam`).
+  component (:mod:`artkit.detection.cam`).
 - ``frames``: no network. Paintings hang in frames, and a frame is a closed, nearly
   rectangular outline that stands out from the wall: Canny edges, closed into outlines,
   contours, kept when the contour fills its `minAreaRect` (rectangularity) and is not a
@@ -20,9 +20,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from artkit.boxes import nms, suppress_contained
-from artkit.cam import boxes_from_cam
 from artkit.contracts import Detections, OptionSpec
+from artkit.detection.boxes import nms, suppress_contained
+from artkit.detection.cam import boxes_from_cam
 from artkit.hookspecs import hookimpl
 
 #: Frames are found on a copy of the photo with this longest side: enough for outlines,

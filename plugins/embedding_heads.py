@@ -1,5 +1,5 @@
 """`artkit train linear-probe` and `artkit train knn`: heads on a frozen backbone that fit in
-seconds once the embeddings are cached (plugins/heads/).
+seconds once the embeddings are cached (plugins/lib/heads/).
 
 Both train on the training images only (the validation images choose C, or k and the
 weighting, and stay unseen for threshold tuning), save the backbone's weights and the head
@@ -22,9 +22,9 @@ from artkit.console import info
 from artkit.contracts import OnnxGraph, OptionSpec, TrainContext
 from artkit.errors import ArtkitError
 from artkit.hookspecs import hookimpl
-from artkit.runs import Run
-from artkit_plugins.heads import fit
-from artkit_plugins.heads.backbones import BACKBONES
+from artkit.training.runs import Run
+from artkit_plugins.lib.heads import fit
+from artkit_plugins.lib.heads.backbones import BACKBONES
 
 BACKBONE_WEIGHTS = "backbone.weights.h5"
 HEAD_FILE = "head.npz"
@@ -47,9 +47,9 @@ BACKBONE_OPTIONS = [
 
 def write_head(run: Run, **arrays: Any) -> None:
     """The head's arrays in the run folder, written atomically like every run file."""
-    from artkit import io as aio
+    from artkit import atomic
 
-    with aio.atomic_path(run.path(HEAD_FILE)) as tmp, tmp.open("wb") as handle:
+    with atomic.atomic_path(run.path(HEAD_FILE)) as tmp, tmp.open("wb") as handle:
         np.savez(handle, **arrays)
 
 
@@ -57,7 +57,7 @@ class BackboneParts:
     """The backbone of a run (or of a training): the Keras network and a cached embedder."""
 
     def __init__(self, options: dict[str, Any], weights: str, seed: int):
-        from artkit_plugins.heads.backbones import build_backbone
+        from artkit_plugins.lib.heads.backbones import build_backbone
 
         size = int(options["input_size"])
         if size < 32:
@@ -71,8 +71,8 @@ class BackboneParts:
         self.backbone.load_weights(path)
 
     def embedder(self, options: dict[str, Any]):
-        from artkit_plugins.heads.backbones import fingerprint, with_flip_mean
-        from artkit_plugins.heads.embeddings import Embedder
+        from artkit_plugins.lib.heads.backbones import fingerprint, with_flip_mean
+        from artkit_plugins.lib.heads.embeddings import Embedder
 
         network = with_flip_mean(self.backbone) if options["tta"] else self.backbone
         key = fingerprint(self.backbone) + ("-tta" if options["tta"] else "")
@@ -168,7 +168,7 @@ class EmbeddingHeadPlugin:
     def export_onnx(self, run: Run, opset: int) -> OnnxGraph:
         import keras
 
-        from artkit_plugins.keras_onnx import keras_onnx_graph
+        from artkit_plugins.lib.keras_onnx import keras_onnx_graph
 
         options = run.config.options
         network, _ = self._parts(run).embedder(options)
@@ -182,7 +182,7 @@ class EmbeddingHeadPlugin:
     def export_embedding_onnx(self, run: Run, opset: int) -> OnnxGraph:
         """The backbone alone (with its test-time augmentation, if trained with it): output
         ``embedding``, the pooled features the head was fitted on."""
-        from artkit_plugins.keras_onnx import keras_onnx_graph
+        from artkit_plugins.lib.keras_onnx import keras_onnx_graph
 
         options = run.config.options
         network, _ = self._parts(run).embedder(options)

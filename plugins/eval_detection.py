@@ -15,7 +15,7 @@ predictions included):
   averaged: how close the boxes come, even when they miss the 0.5 bar.
 
 ``ap50``, ``recall50`` and ``corloc`` come with 95% bootstrap intervals
-(:mod:`artkit.bootstrap`): the photos are resampled, each with its paintings and boxes
+(:mod:`artkit.metrics.bootstrap`): the photos are resampled, each with its paintings and boxes
 (a photo's boxes are matched within the photo, so its hits do not change), and the
 metric is recomputed on each resample. On estense-dev's 100-photo halves they span about
 +-0.07 AP, so two detectors 0.03 apart are not told apart by one half.
@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from artkit.bootstrap import interval
-from artkit.boxes import as_boxes, iou_matrix
 from artkit.contracts import Detections, EvalResult
+from artkit.detection.boxes import as_boxes, iou_matrix
 from artkit.hookspecs import hookimpl
-from artkit.plots import save_figure
+from artkit.metrics.bootstrap import interval
+from artkit.reports.plots import save_figure
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)

@@ -6,7 +6,7 @@ and rows normalised to recall) with the class names on the axes. Used unchanged 
 multi-class model (bow-svm and the CNNs).
 
 Accuracy, balanced accuracy and macro F1 come with 95% bootstrap confidence intervals
-(:mod:`artkit.bootstrap`).
+(:mod:`artkit.metrics.bootstrap`).
 
 ROC AUC averages over the classes present in `y_true` (a class with no test image has no
 ROC curve); with every class present this is exactly sklearn's
@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from artkit.bootstrap import multiclass_intervals
 from artkit.contracts import EvalResult
 from artkit.errors import ArtkitError
 from artkit.hookspecs import hookimpl
-from artkit.plots import save_figure
+from artkit.metrics.bootstrap import multiclass_intervals
+from artkit.reports.plots import save_figure
 
 TOP_K = 5
 

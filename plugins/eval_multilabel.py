@@ -3,11 +3,11 @@ paper's fixed thresholds (0.2, 0.3, 0.4, 0.5: its Table 3) and at the run's tune
 thresholds when it has them; ROC AUC and PR AUC (micro and macro); a per-label table; and a
 plot of F2 against one global threshold.
 
-Decisions go through :func:`artkit.decision.decide`, the rule `predict` uses. The
+Decisions go through :func:`artkit.decisions.rule.decide`, the rule `predict` uses. The
 fixed-threshold columns use ``min_labels=0`` (a pure threshold, comparable with
 scikit-learn and with the paper); the tuned column uses the run's own rule
-(the run's :class:`~artkit.decision.DecisionRule`, as predict applies it).
-The F2 columns come with 95% bootstrap confidence intervals (:mod:`artkit.bootstrap`).
+(the run's :class:`~artkit.decisions.rule.DecisionRule`, as predict applies it).
+The F2 columns come with 95% bootstrap confidence intervals (:mod:`artkit.metrics.bootstrap`).
 Macro AUCs average over the labels that have both a positive and a negative test image.
 """
 
@@ -19,20 +19,20 @@ from typing import Any
 
 import numpy as np
 
-from artkit.bootstrap import interval, mean_of
 from artkit.contracts import EvalResult
-from artkit.decision import decide
+from artkit.decisions.grids import F2_PLOT_SWEEP
+from artkit.decisions.rule import decide
 from artkit.errors import ArtkitError
-from artkit.fbeta import f_beta_per_sample, fbeta_from_counts
-from artkit.grids import F2_PLOT_SWEEP
 from artkit.hookspecs import hookimpl
-from artkit.plots import save_figure
+from artkit.metrics.bootstrap import interval, mean_of
+from artkit.metrics.fbeta import f_beta_per_sample, fbeta_from_counts
+from artkit.reports.plots import save_figure
 
 FIXED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5)
 
 
 def f2_each(y_true: np.ndarray, decisions: np.ndarray) -> np.ndarray:
-    """Each image's F2 (their mean is :func:`~artkit.fbeta.f_beta_per_sample`)."""
+    """Each image's F2 (their mean is :func:`~artkit.metrics.fbeta.f_beta_per_sample`)."""
     truth, decisions = np.asarray(y_true, bool), np.asarray(decisions, bool)
     return fbeta_from_counts((truth & decisions).sum(axis=1), decisions.sum(axis=1),
                              truth.sum(axis=1))

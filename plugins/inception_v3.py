@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from artkit.hookspecs import hookimpl
-from artkit_plugins.keras_base.options import FREEZE_OPTION, weights_option
-from artkit_plugins.keras_base.plugin import DENSE_LAYER, KerasModelPlugin
+from artkit_plugins.lib.keras_base.options import FREEZE_OPTION, weights_option
+from artkit_plugins.lib.keras_base.plugin import DENSE_LAYER, KerasModelPlugin
 
 #: The last Inception block in keras.applications.InceptionV3 (8x8 at 299 px).
 FEATURE_LAYER = "mixed10"
@@ -27,7 +27,7 @@ class InceptionV3Model(KerasModelPlugin):
     def build_network(self, n_labels: int, task: str, size: int, options: dict[str, Any]):
         import keras
 
-        from artkit_plugins.keras_base.networks import (
+        from artkit_plugins.lib.keras_base.networks import (
             application_base,
             classification_head,
             unit_range_input,

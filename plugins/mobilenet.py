@@ -11,8 +11,8 @@ from typing import Any
 
 from artkit.contracts import OptionSpec
 from artkit.hookspecs import hookimpl
-from artkit_plugins.keras_base.options import FREEZE_OPTION, weights_option
-from artkit_plugins.keras_base.plugin import DENSE_LAYER, KerasModelPlugin
+from artkit_plugins.lib.keras_base.options import FREEZE_OPTION, weights_option
+from artkit_plugins.lib.keras_base.plugin import DENSE_LAYER, KerasModelPlugin
 
 #: The last convolutional block's activation in keras.applications.MobileNet.
 FEATURE_LAYER = "conv_pw_13_relu"
@@ -35,7 +35,7 @@ class MobileNetModel(KerasModelPlugin):
     def build_network(self, n_labels: int, task: str, size: int, options: dict[str, Any]):
         import keras
 
-        from artkit_plugins.keras_base.networks import (
+        from artkit_plugins.lib.keras_base.networks import (
             application_base,
             classification_head,
             unit_range_input,

@@ -9,7 +9,7 @@ import numpy as np
 
 from artkit.data.dataset import Dataset
 from artkit.data.decode import is_image_path
-from artkit.detection_io import read_coco
+from artkit.detection.coco import read_coco
 from artkit.errors import DataError
 from artkit.hookspecs import hookimpl
 

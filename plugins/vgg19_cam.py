@@ -13,8 +13,8 @@ from typing import Any
 from artkit.contracts import OptionSpec
 from artkit.errors import ArtkitError
 from artkit.hookspecs import hookimpl
-from artkit_plugins.keras_base.options import FREEZE_OPTION, weights_option
-from artkit_plugins.keras_base.plugin import DENSE_LAYER, KerasModelPlugin
+from artkit_plugins.lib.keras_base.options import FREEZE_OPTION, weights_option
+from artkit_plugins.lib.keras_base.plugin import DENSE_LAYER, KerasModelPlugin
 
 FEATURE_LAYER = "cam_conv"
 #: Caffe-style preprocessing of keras.applications.vgg19: BGR order, ImageNet mean removed.
@@ -45,7 +45,7 @@ class VGG19CamModel(KerasModelPlugin):
         import keras
         import numpy as np
 
-        from artkit_plugins.keras_base.networks import (
+        from artkit_plugins.lib.keras_base.networks import (
             application_base,
             classification_head,
             image_input,

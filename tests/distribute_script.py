@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from artkit.hookspecs import hookimpl
-from artkit_plugins.keras_base.plugin import DENSE_LAYER, KerasModelPlugin
+from artkit_plugins.lib.keras_base.plugin import DENSE_LAYER, KerasModelPlugin
 
 
 class TinyCnn(KerasModelPlugin):
@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
     from typer.testing import CliRunner
 
     from artkit.cli.main import build_app
-    from artkit.plugins import get_registry
+    from artkit.registry import get_registry
 
     get_registry().add(sys.modules[__name__], name="tiny-cnn-test")
     app = build_app()

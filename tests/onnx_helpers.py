@@ -15,10 +15,10 @@ from artkit.contracts import OnnxGraph, TrainContext
 from artkit.data.dataset import load_dataset
 from artkit.data.decode import load_resized
 from artkit.data.splits import make_split
-from artkit.decision import DecisionRule
+from artkit.decisions.rule import DecisionRule
+from artkit.formats.run_config import RunConfig
 from artkit.hookspecs import hookimpl
-from artkit.run_config import RunConfig
-from artkit.runs import Run, new_run
+from artkit.training.runs import Run, new_run
 
 SIZE = (24, 24)
 PREPROCESSING = {"scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
@@ -82,7 +82,7 @@ class TinyCnn:
         return TinyPredictor(self._model(run), run.config.labels)
 
     def export_onnx(self, run: Run, opset: int) -> OnnxGraph:
-        from artkit_plugins.keras_onnx import keras_onnx_graph
+        from artkit_plugins.lib.keras_onnx import keras_onnx_graph
 
         return keras_onnx_graph(self._model(run), SIZE, opset, dict(PREPROCESSING),
                                 cam_layers=("last_conv", "classifier"))
@@ -101,11 +101,11 @@ class _ModelPlugin:
 
 def register_test_model(model: Any, module: str) -> None:
     """Register `model` once per process, as the plugin module `module`."""
-    from artkit import plugins
+    from artkit import registry
 
-    registry = plugins.get_registry()
-    if model.name not in registry.of_kind(plugins.Kind.MODEL):
-        registry.add(_ModelPlugin(model, module), name=module)
+    loaded = registry.get_registry()
+    if model.name not in loaded.of_kind(registry.Kind.MODEL):
+        loaded.add(_ModelPlugin(model, module), name=module)
 
 
 def register_tiny_plugin() -> None:
@@ -116,9 +116,9 @@ def finished_run(model_name: str, data: Path, options: dict | None = None,
                  decision: DecisionRule | None = None) -> Run:
     """Train `model_name` on `data` into a run folder that looks finished (metrics.json),
     without calling the evaluator plugins (their tests cover them)."""
-    from artkit import plugins
+    from artkit import registry
 
-    model = plugins.get("model", model_name)
+    model = registry.get("model", model_name)
     dataset = load_dataset(data)
     split = make_split(dataset, seed=0)
     run = new_run(model_name)

@@ -11,9 +11,9 @@ import pytest
 from onnx_helpers import SIZE, exported_tiny_model, finished_run, register_tiny_plugin
 
 import artkit
-from artkit.decision import DecisionRule, decide
-from artkit.model_card import ModelCard, NotArtkitModelError
-from artkit.run_config import RunConfig
+from artkit.decisions.rule import DecisionRule, decide
+from artkit.formats.model_card import ModelCard, NotArtkitModelError
+from artkit.formats.run_config import RunConfig
 
 pytest.importorskip("tf2onnx")
 
@@ -102,7 +102,7 @@ def test_errors_are_artkit_errors(tmp_path: Path) -> None:
 
 
 def test_detect_through_the_api(synth_detection: Path) -> None:
-    from artkit.detection_io import read_coco_truth
+    from artkit.detection.coco import read_coco_truth
 
     photos = sorted((synth_detection / "images").iterdir())
     found = list(artkit.detect(photos, method="frames"))

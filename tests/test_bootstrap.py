@@ -1,4 +1,4 @@
-"""Bootstrap confidence intervals (artkit.bootstrap) and their place in the evaluators."""
+"""Bootstrap confidence intervals (artkit.metrics.bootstrap) and their place in the evaluators."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
-from artkit import bootstrap
-from artkit.decision import DecisionRule
-from artkit.fbeta import f_beta_per_sample
+from artkit.decisions.rule import DecisionRule
+from artkit.metrics import bootstrap
+from artkit.metrics.fbeta import f_beta_per_sample
 from artkit_plugins.eval_multiclass import MulticlassEvaluator
 from artkit_plugins.eval_multilabel import MultilabelEvaluator, f2_each
 
@@ -89,7 +89,7 @@ def test_intervals_reach_metrics_json_and_the_report(synth_multiclass):
     import json
 
     import artkit
-    from artkit.pages.run_report import intervals
+    from artkit.reports.run_report import intervals
 
     run = artkit.train("bow-svm", data=synth_multiclass, vocab="16", cv_folds=2,
                        grid_c="1", grid_gamma="scale", seed=0)

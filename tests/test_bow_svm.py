@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from artkit.errors import ArtkitError
-from artkit.runs import Run
+from artkit.training.runs import Run
 
 # Small vocabularies and grid: the fixture has 120 images of 64 px.
 FAST = ["--cv-folds", "2", "--grid-c", "1,10", "--grid-gamma", "scale"]
@@ -132,8 +132,8 @@ def test_onnx_graph_matches_the_predictor(trained: Run, synth_multiclass: Path) 
     import onnxruntime as ort
 
     from artkit.data.decode import decode_image
-    from artkit_plugins.bow.descriptors import describe_image
     from artkit_plugins.bow_svm import BowSvm
+    from artkit_plugins.lib.bow.descriptors import describe_image
 
     graph = BowSvm().export_onnx(trained, 17)
     assert graph.input_kind == "descriptors" and not graph.quantizable
@@ -160,9 +160,9 @@ def test_onnx_encoding_variants_match_numpy(encoding: str, pyramid: bool) -> Non
     SVM fitted here (no images needed)."""
     import onnxruntime as ort
 
-    from artkit_plugins.bow.encoding import Normaliser, assign_words, histogram
-    from artkit_plugins.bow.onnx_graph import build_graph
-    from artkit_plugins.bow.svm import class_scores, fit_svm
+    from artkit_plugins.lib.bow.encoding import Normaliser, assign_words, histogram
+    from artkit_plugins.lib.bow.onnx_graph import build_graph
+    from artkit_plugins.lib.bow.svm import class_scores, fit_svm
 
     rng = np.random.default_rng(0)
     words, dim, labels = 7, 16, ["a", "b", "c"]
@@ -192,7 +192,7 @@ def test_onnx_encoding_variants_match_numpy(encoding: str, pyramid: bool) -> Non
 
 
 def test_fold_count_reduces_or_refuses() -> None:
-    from artkit_plugins.bow.svm import fold_count
+    from artkit_plugins.lib.bow.svm import fold_count
 
     assert fold_count(np.array([0] * 6 + [1] * 6), ["a", "b"], 5) == 5
     assert fold_count(np.array([0] * 6 + [1] * 3), ["a", "b"], 5) == 3
@@ -201,8 +201,8 @@ def test_fold_count_reduces_or_refuses() -> None:
 
 
 def test_feature_options_parse_against_the_extractor() -> None:
-    from artkit_plugins.bow.descriptors import resolve_options
     from artkit_plugins.features import DenseSiftExtractor
+    from artkit_plugins.lib.bow.descriptors import resolve_options
 
     options = resolve_options(DenseSiftExtractor(), "step=6,scales=8,16,24")
     assert options == {"step": 6, "scales": "8,16,24", "max_descriptors": 1500,
@@ -215,11 +215,11 @@ def test_feature_options_parse_against_the_extractor() -> None:
 
 @pytest.mark.parametrize("name", ["sift", "dense-sift", "orb"])
 def test_extractors_place_descriptors_in_the_input_image(name: str) -> None:
-    from artkit import plugins
+    from artkit import registry
 
     rng = np.random.default_rng(1)
     image = np.kron(rng.integers(0, 256, (24, 32, 3)), np.ones((10, 10, 1))).astype(np.uint8)
-    extractor = plugins.get("feature-extractor", name)
+    extractor = registry.get("feature-extractor", name)
     xy, descriptors = extractor.extract(image, max_side=160)  # shrinks 320 -> 160 px
     assert len(xy) == len(descriptors) > 10
     assert descriptors.dtype == np.float32 and descriptors.shape[1] in (128, 256)
@@ -232,7 +232,7 @@ def test_extractors_place_descriptors_in_the_input_image(name: str) -> None:
 def test_min_class_images_drops_small_classes(synth_multiclass: Path,
                                               capsys: pytest.CaptureFixture) -> None:
     from artkit.data.dataset import load_dataset
-    from artkit.training import drop_small_classes
+    from artkit.training.trainer import drop_small_classes
 
     dataset = load_dataset(synth_multiclass)
     counts = dict(zip(dataset.labels, dataset.counts(), strict=True))
@@ -297,7 +297,7 @@ def test_model_file_is_skops_and_holds_only_expected_types(trained: Run) -> None
     import skops.io as sio
     from sklearn.pipeline import Pipeline
 
-    from artkit_plugins.bow.model_file import expected_types, load_model
+    from artkit_plugins.lib.bow.model_file import expected_types, load_model
 
     path = trained.path("svm.skops")
     assert zipfile.is_zipfile(path) and "schema.json" in zipfile.ZipFile(path).namelist()
@@ -314,8 +314,8 @@ def test_model_file_with_an_unexpected_type_is_refused(trained: Run, tmp_path: P
 
     import skops.io as sio
 
-    from artkit_plugins.bow.model_file import load_model
     from artkit_plugins.bow_svm import BowSvm
+    from artkit_plugins.lib.bow.model_file import load_model
 
     run = _copy_run(trained, tmp_path)
     model = load_model(run.dir)
@@ -334,8 +334,8 @@ def test_artkit_0_1_pickle_is_not_loaded_unless_trusted(trained: Run, tmp_path: 
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import joblib
 
-    from artkit_plugins.bow.model_file import load_model
     from artkit_plugins.bow_svm import BowSvm
+    from artkit_plugins.lib.bow.model_file import load_model
 
     run = _copy_run(trained, tmp_path)
     joblib.dump(load_model(run.dir), run.path("svm.joblib"))

@@ -10,20 +10,20 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from artkit import io as aio
+from artkit import atomic
 from artkit.cli.main import app
-from artkit.runs import new_run, resolve_run
+from artkit.training.runs import new_run, resolve_run
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path):
     target = tmp_path / "model.bin"
     with pytest.raises(RuntimeError):
-        with aio.atomic_path(target) as tmp:
+        with atomic.atomic_path(target) as tmp:
             tmp.write_bytes(b"half")
             raise RuntimeError("crash while writing")
     assert not target.exists() and list(tmp_path.iterdir()) == []
-    aio.write_json(target, {"ok": 1})
-    assert aio.read_json(target) == {"ok": 1}
+    atomic.write_json(target, {"ok": 1})
+    assert atomic.read_json(target) == {"ok": 1}
 
 
 def test_runs_are_numbered_and_named(tmp_path: Path):
@@ -61,7 +61,7 @@ def test_debug_variable_shows_the_traceback(tmp_path: Path):
 
 
 def test_atomic_files_get_ordinary_permissions(tmp_path: Path):
-    target = aio.write_text(tmp_path / "readable.txt", "x")
+    target = atomic.write_text(tmp_path / "readable.txt", "x")
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from artkit.boxes import iou_matrix
-from artkit.cam import boxes_from_cam, upsample
 from artkit.cli.main import app
 from artkit.contracts import Detections
+from artkit.detection.boxes import iou_matrix
+from artkit.detection.cam import boxes_from_cam, upsample
 from artkit_plugins.detection_methods import (
     FRAMES_CNN_MIN_ASPECT,
     MIN_ASPECT,
@@ -180,7 +180,7 @@ def test_results_rows_keep_the_order_of_float32_scores():
     """A confident classifier's rejections (1e-7 vs 3e-9) and near-certain paintings
     (float32 0.9999994 vs 0.99999976, both 1.0 at 6 digits) keep their order in the file,
     so AP from the file equals AP in memory; corners are written at 0.1 px."""
-    from artkit.detection_io import coco_results, pixels
+    from artkit.detection.coco import coco_results, pixels
 
     boxes = np.array([[0, 0, 10, 10], [5, 5, 20, 20], [1, 1, 3, 3], [0, 0, 9, 9],
                       [0, 0, 8, 8]], float)
@@ -193,7 +193,7 @@ def test_results_rows_keep_the_order_of_float32_scores():
 
 
 def test_contained_boxes_go_only_inside_a_confident_container():
-    from artkit.boxes import suppress_contained
+    from artkit.detection.boxes import suppress_contained
 
     wall = [0, 0, 100, 100]  # an outline around a painting, and the painting inside it
     painting = [20, 20, 50, 50]
@@ -308,7 +308,7 @@ def test_detect_needs_a_model_for_cam_methods(tmp_path: Path, monkeypatch):
 def test_the_bundled_detector_finds_paintings_in_synthetic_rooms(tmp_path: Path):
     from artkit.bundled import painting_detector
     from artkit.data.synth import generate
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
 
     bundled = painting_detector()
     assert bundled is not None and bundled.stat().st_size <= 5 * 2**20
@@ -333,7 +333,7 @@ def _red_cam_model(path: Path, with_cams: bool = True) -> Path:
     import onnx
     from onnx import TensorProto, helper
 
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
 
     size = 64
     nodes = [
@@ -508,7 +508,7 @@ def _oblique_photo() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_frames_give_the_corners_and_the_crop_is_rectified():
-    from artkit.crops import crop_painting, rectified_size
+    from artkit.detection.crops import crop_painting, rectified_size
 
     photo, painting, corners = _oblique_photo()
     found = FramesMethod().detect(photo, None, 0.2)
@@ -555,7 +555,7 @@ def test_build_painting_detector_records_its_recipe(tmp_path: Path):
     """The one command that rebuilds the bundled detector, at toy size (`--weights none`:
     random initialisation, as the ImageNet file is not part of the test data)."""
     import artkit
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
 
     out = tmp_path / "detector.onnx"
     result = runner.invoke(app, ["build-painting-detector", "--weights", "none", "--rooms",

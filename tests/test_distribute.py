@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from artkit.errors import ArtkitError
-from artkit_plugins.keras_base import distribute
+from artkit_plugins.lib.keras_base import distribute
 
 SCRIPT = Path(__file__).with_name("distribute_script.py")
 # Adam with a large epsilon: its update for a near-zero gradient is then no longer about

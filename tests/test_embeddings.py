@@ -12,8 +12,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import artkit
-from artkit.embeddings import EmbeddingSet, l2_normalise, top_k
-from artkit.model_card import ModelCard
+from artkit.embeddings.vectors import EmbeddingSet, l2_normalise, top_k
+from artkit.formats.model_card import ModelCard
 
 TINY = {"weights": "none", "alpha": 0.25, "input_size": 32}
 
@@ -27,13 +27,13 @@ def backbone(synth_multiclass: Path, tmp_path_factory: pytest.TempPathFactory) -
     # MobileNet 0.25's last three stages: 256 + 128 + 64 channels
     assert result.card.labels == [] and result.card.embedding_dim == 256 + 128 + 64
     # the exported graph against the run's Keras backbone, on real images
-    from artkit import plugins
+    from artkit import registry
     from artkit.runtime.preprocess import loader_for
 
     paths = sorted(synth_multiclass.rglob("*.jpg"))[:8]
     load = loader_for(result.card)  # decoded and resized as embed does
     images = np.stack([load(p)[0] for p in paths]).astype(np.float32)
-    network, _ = plugins.get(plugins.Kind.MODEL, "linear-probe")._parts(run).embedder(
+    network, _ = registry.get(registry.Kind.MODEL, "linear-probe")._parts(run).embedder(
         run.config.options)
     keras_vectors = np.asarray(network(images, training=False))
     model = artkit.load(out)
@@ -117,7 +117,7 @@ def test_top_k_is_the_exact_brute_force_search():
 def test_graph_search_finds_the_exact_neighbours_and_leaves_the_query_out(tmp_path: Path):
     """The HNSW graph against brute force on clustered vectors (as embeddings are):
     recall@10 near 1, similarities equal to the exact cosines, the excluded row absent."""
-    from artkit.ann import build_graph, graph_top_k, open_graph
+    from artkit.embeddings.ann import build_graph, graph_top_k, open_graph
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(40, 32))
@@ -186,7 +186,7 @@ def test_index_and_similar_from_the_command_line(backbone: Path, synth_multiclas
         np.testing.assert_allclose([v for _, v in mine.neighbours],
                                    [v for _, v in want.neighbours], atol=1e-5)
     # a graph that is not its index's (another photo count) is refused in one line
-    from artkit.ann import build_graph
+    from artkit.embeddings.ann import build_graph
 
     build_graph(stored.vectors[:20], index.with_suffix(".hnsw"))
     done = runner.invoke(app, ["similar", str(photos[0]), "--index", str(index)])

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from artkit.cli.main import app
-from artkit.model_card import ModelCard
+from artkit.formats.model_card import ModelCard
 
 runner = CliRunner()
 SIZE = 8

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from artkit.fbeta import f_beta_per_sample
+from artkit.metrics.fbeta import f_beta_per_sample
 from artkit_plugins.eval_multilabel import MultilabelEvaluator
 
 
@@ -58,7 +58,7 @@ def test_aucs_and_table_match_sklearn(tmp_path: Path) -> None:
 
 
 def test_tuned_thresholds_use_the_shared_decision_rule(tmp_path: Path) -> None:
-    from artkit.decision import DecisionRule, decide
+    from artkit.decisions.rule import DecisionRule, decide
 
     truth, scores = random_case(2)
     per_label = np.linspace(0.2, 0.6, 8).tolist()

@@ -34,7 +34,7 @@ def test_export_writes_a_checked_self_describing_model(tiny_run, tmp_path: Path)
     import onnxruntime as ort
 
     from artkit.data.decode import load_resized
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
 
     out = tmp_path / "models" / "tiny.onnx"
     result = runner.invoke(app, ["export", "onnx", str(tiny_run.dir), "--output", str(out)])
@@ -56,9 +56,9 @@ def test_export_writes_a_checked_self_describing_model(tiny_run, tmp_path: Path)
     images = np.stack([load_resized(p, SIZE)[0] for p in test_paths[:6]])
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     scores, cams = session.run(["scores", "cams"], {"images": images.astype(np.float32)})
-    from artkit import plugins
+    from artkit import registry
 
-    keras_scores = plugins.get("model", "tiny-cnn").load(tiny_run).predict_paths(test_paths[:6])
+    keras_scores = registry.get("model", "tiny-cnn").load(tiny_run).predict_paths(test_paths[:6])
     np.testing.assert_allclose(scores, keras_scores, atol=1e-5)
     assert cams.shape == (6, 10, 10, len(config.labels))
 
@@ -193,8 +193,8 @@ def test_quantize_refused_for_unquantizable_graph(tiny_run, tmp_path: Path,
 
 
 def test_model_card_round_trip_and_atomic_update(tiny_run, tmp_path: Path) -> None:
-    from artkit.decision import DecisionRule
-    from artkit.model_card import ModelCard, NotArtkitModelError
+    from artkit.decisions.rule import DecisionRule
+    from artkit.formats.model_card import ModelCard, NotArtkitModelError
 
     out = tmp_path / "m.onnx"
     assert runner.invoke(app, ["export", "onnx", str(tiny_run.dir), "-o", str(out),
@@ -225,7 +225,7 @@ def test_metadata_errors_are_one_line(tmp_path: Path) -> None:
     from onnx import TensorProto, helper
 
     from artkit.errors import ArtkitError
-    from artkit.model_card import ModelCard, NotArtkitModelError
+    from artkit.formats.model_card import ModelCard, NotArtkitModelError
 
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
@@ -261,9 +261,9 @@ TINY_OPTIONS = {"epochs": 1, "batch_size": 16, "patience": 0, "alpha": 0.25, "we
 def _exportable_plugins() -> list[str]:
     """Every model plugin that exports (about 2.5 min for all five on 2 idle cores, most of
     it tracing InceptionV3); a new plugin is covered without touching this test."""
-    from artkit import plugins
+    from artkit import registry
 
-    return sorted(name for name, info in plugins.of_kind("model").items()
+    return sorted(name for name, info in registry.of_kind("model").items()
                   if callable(getattr(info.obj, "export_onnx", None)) and name != "tiny-cnn")
 
 
@@ -273,10 +273,10 @@ def test_every_model_plugin_exports_and_agrees(model_name: str, synth_multiclass
                                                tmp_path: Path) -> None:
     """The original framework and onnxruntime agree on test images for each model plugin
     (the export's own self-check, then an independent check of the written file)."""
-    from artkit import plugins
-    from artkit.model_card import ModelCard
+    from artkit import registry
+    from artkit.formats.model_card import ModelCard
 
-    plugin = plugins.get("model", model_name)
+    plugin = registry.get("model", model_name)
     declared = {spec.name: spec for spec in plugin.options}
     options = {name: spec.default for name, spec in declared.items()}
     options.update({k: v for k, v in TINY_OPTIONS.items() if k in declared})

@@ -10,8 +10,8 @@ import onnx
 import pytest
 
 import artkit
-from artkit_plugins.heads import fit
-from artkit_plugins.heads.embeddings import STATS
+from artkit_plugins.lib.heads import fit
+from artkit_plugins.lib.heads.embeddings import STATS
 
 TINY = {"weights": "none", "alpha": 0.25, "input_size": 32}
 
@@ -80,9 +80,9 @@ def test_linear_probe_then_knn_reuse_the_cached_embeddings(synth_multiclass: Pat
     model = artkit.load(exported.path)
     paths = sorted(synth_multiclass.rglob("*.jpg"))[:16]
     onnx_scores = np.stack([p.scores for p in model.predict(paths)])
-    from artkit import plugins
+    from artkit import registry
 
-    predictor = plugins.get(plugins.Kind.MODEL, "knn").load(knn)
+    predictor = registry.get(registry.Kind.MODEL, "knn").load(knn)
     np.testing.assert_allclose(onnx_scores, predictor.predict_paths(paths), atol=1e-4)
     assert STATS["extracted"] - before == extracted  # predict_paths read the cache too
 
@@ -91,7 +91,7 @@ def test_multilabel_probe_from_a_weights_file_exports_and_tunes(synth_multilabel
                                                                 tmp_path: Path):
     import keras
 
-    from artkit import plugins
+    from artkit import registry
 
     source = keras.applications.MobileNet(include_top=False, weights=None, alpha=0.25,
                                           input_shape=(32, 32, 3))
@@ -100,7 +100,7 @@ def test_multilabel_probe_from_a_weights_file_exports_and_tunes(synth_multilabel
     run = artkit.train("linear-probe", data=synth_multilabel, c="1", tta=True,
                        **(TINY | {"weights": str(weights)}))
     paths = sorted((synth_multilabel / "images").iterdir())[:8]
-    predictor = plugins.get(plugins.Kind.MODEL, "linear-probe").load(run)
+    predictor = registry.get(registry.Kind.MODEL, "linear-probe").load(run)
     # the embeddings are the file's MobileNet's last three stages (the last layers at
     # each resolution), each pooled and scaled to unit length, joined, over sqrt(3), and
     # averaged with the mirror image's

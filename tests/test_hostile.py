@@ -154,7 +154,7 @@ def test_a_full_disk_keeps_whole_rows_and_resumes(model: Path, hostile: Path, tm
 
 def _new_run(root: str, queue) -> None:
     os.environ["ARTKIT_RUNS"] = root
-    from artkit.runs import new_run
+    from artkit.training.runs import new_run
 
     queue.put(new_run("m").dir.name)
 

@@ -67,7 +67,7 @@ def mobilenet_runs(synth_multiclass: Path, tmp_path_factory: pytest.TempPathFact
                    ) -> InterruptedAndResumed:
     """One tiny MobileNet training, interrupted (Ctrl-C) after its first epoch, then resumed
     to its second: shared by every test that only reads a run folder."""
-    from artkit_plugins.keras_base import callbacks
+    from artkit_plugins.lib.keras_base import callbacks
 
     def interrupt_after_first_epoch(self, epoch, logs=None):
         original(self, epoch, logs)
@@ -126,10 +126,10 @@ def test_resume_refuses_other_images(mobilenet_runs: InterruptedAndResumed,
 def test_onnx_export_matches_keras(mobilenet_runs: InterruptedAndResumed) -> None:
     import onnxruntime as ort
 
-    from artkit import plugins
-    from artkit.runs import Run
+    from artkit import registry
+    from artkit.training.runs import Run
 
-    graph = plugins.get("model", "mobilenet").export_onnx(Run(mobilenet_runs.resumed), 17)
+    graph = registry.get("model", "mobilenet").export_onnx(Run(mobilenet_runs.resumed), 17)
     images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
     session = ort.InferenceSession(graph.model.SerializeToString(),
                                    providers=["CPUExecutionProvider"])
@@ -149,8 +149,8 @@ def test_embedding_export_is_what_the_classifier_reads(mobilenet_runs: Interrupt
     import onnxruntime as ort
 
     import artkit
-    from artkit import plugins
-    from artkit.runs import Run
+    from artkit import registry
+    from artkit.training.runs import Run
 
     run = Run(mobilenet_runs.resumed)
     path = tmp_path / "features.onnx"
@@ -160,7 +160,7 @@ def test_embedding_export_is_what_the_classifier_reads(mobilenet_runs: Interrupt
     images = np.random.default_rng(1).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (embedding,) = session.run(["embedding"], {"images": images})
-    network = plugins.get("model", "mobilenet").trained_network(run)
+    network = registry.get("model", "mobilenet").trained_network(run)
     kernel, bias = (np.asarray(w) for w in network.get_layer("predictions").weights)
     assert embedding.shape == (4, kernel.shape[0]) == (4, card.embedding_dim)
     logits = embedding @ kernel + bias
@@ -205,10 +205,10 @@ def test_vgg19_cam_gives_a_sixteenth_size_map(synth_multiclass: Path) -> None:
     assert code == 0, output
     run = only_run("vgg19-cam")
     config = check_run_folder(run, epochs=1, evaluator="multiclass")
-    from artkit import plugins
-    from artkit.runs import Run
+    from artkit import registry
+    from artkit.training.runs import Run
 
-    network = plugins.get("model", "vgg19-cam").trained_network(Run(run))
+    network = registry.get("model", "vgg19-cam").trained_network(Run(run))
     feature, dense = config["cam_layers"]
     assert network.get_layer(feature).output.shape[1:] == (2, 2, 32)  # 32 px / 16
     assert network.get_layer(dense).kernel.shape == (32, len(config["labels"]))
@@ -223,7 +223,7 @@ def test_inception_frozen_on_given_weights_with_augmentation(
     import keras
     import tensorflow as tf
 
-    from artkit_plugins.keras_base import augment
+    from artkit_plugins.lib.keras_base import augment
 
     in_pipeline: list[bool] = []
     transform = augment.random_augment
@@ -250,10 +250,10 @@ def test_inception_frozen_on_given_weights_with_augmentation(
     assert len(list(shown.glob("*.png"))) == config["training"]["augmented_copies"]
     assert any(in_pipeline), "the training pipeline never transformed a copy"
 
-    from artkit import plugins
-    from artkit.runs import Run
+    from artkit import registry
+    from artkit.training.runs import Run
 
-    trained = plugins.get("model", "inception-v3").trained_network(Run(run))
+    trained = registry.get("model", "inception-v3").trained_network(Run(run))
     convs = [layer for layer in trained.layers if isinstance(layer, keras.layers.Conv2D)]
     source_convs = [layer for layer in source.layers if isinstance(layer, keras.layers.Conv2D)]
     for mine, theirs in ((convs[0], source_convs[0]), (convs[-1], source_convs[-1])):
@@ -285,7 +285,7 @@ def test_missing_weights_file(synth_multiclass: Path, tmp_path: Path) -> None:
 def test_pipeline_decodes_like_artkit_and_skips_broken(synth_multiclass: Path,
                                                         tmp_path: Path) -> None:
     from artkit.data.decode import load_resized
-    from artkit_plugins.keras_base.pipeline import SkippedImages, make_dataset
+    from artkit_plugins.lib.keras_base.pipeline import SkippedImages, make_dataset
 
     images = sorted(p for p in synth_multiclass.rglob("*") if p.suffix in (".png", ".jpg"))[:3]
     broken = tmp_path / "broken.png"
@@ -302,7 +302,7 @@ def test_pipeline_decodes_like_artkit_and_skips_broken(synth_multiclass: Path,
 
 
 def test_balance_plan_raises_every_class() -> None:
-    from artkit_plugins.keras_base.augment import balance_plan
+    from artkit_plugins.lib.keras_base.augment import balance_plan
 
     rng = np.random.default_rng(0)
     targets = np.array([0] * 30 + [1] * 5 + [2] * 12)
@@ -321,7 +321,7 @@ def test_balance_plan_raises_every_class() -> None:
 def test_random_augment_is_fresh_and_in_range() -> None:
     import tensorflow as tf
 
-    from artkit_plugins.keras_base.augment import random_augment
+    from artkit_plugins.lib.keras_base.augment import random_augment
 
     image = tf.constant(np.random.default_rng(0).uniform(0, 255, (40, 40, 3)), tf.float32)
     first, second = random_augment(image).numpy(), random_augment(image).numpy()
@@ -332,7 +332,7 @@ def test_random_augment_is_fresh_and_in_range() -> None:
 def test_balanced_weights_match_sklearn() -> None:
     from sklearn.utils.class_weight import compute_class_weight
 
-    from artkit_plugins.keras_base.trainer import balanced_weights
+    from artkit_plugins.lib.keras_base.trainer import balanced_weights
 
     targets = np.array([0, 0, 0, 1, 2, 2, 0, 1])
     per_class = compute_class_weight("balanced", classes=np.arange(3), y=targets)
@@ -347,7 +347,7 @@ def test_balanced_weights_match_sklearn() -> None:
 def test_sample_f2_metric_matches_sklearn() -> None:
     from sklearn.metrics import fbeta_score
 
-    from artkit_plugins.keras_base.metrics import SampleFBeta
+    from artkit_plugins.lib.keras_base.metrics import SampleFBeta
 
     rng = np.random.default_rng(1)
     truth = (rng.random((50, 7)) < 0.3).astype(np.float32)

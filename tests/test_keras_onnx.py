@@ -31,7 +31,7 @@ def _run(onnx_model, images: np.ndarray, names: list[str]) -> dict[str, np.ndarr
 def test_scores_and_cams_match_keras_and_numpy() -> None:
     import keras
 
-    from artkit_plugins.keras_onnx import keras_onnx_graph
+    from artkit_plugins.lib.keras_onnx import keras_onnx_graph
 
     model = _tiny_cam_net()
     prep = {"scale": 1 / 255, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3]}
@@ -63,7 +63,7 @@ def test_scores_and_cams_match_keras_and_numpy() -> None:
 
 
 def test_dynamic_batch_and_scores_only() -> None:
-    from artkit_plugins.keras_onnx import keras_onnx_graph
+    from artkit_plugins.lib.keras_onnx import keras_onnx_graph
 
     model = _tiny_cam_net(n_classes=2)
     graph = keras_onnx_graph(model, (20, 24), opset=13, preprocessing={})
@@ -76,7 +76,7 @@ def test_dynamic_batch_and_scores_only() -> None:
 
 def test_refuses_opset_tf2onnx_cannot_write() -> None:
     from artkit.errors import ArtkitError
-    from artkit_plugins.keras_onnx import keras_onnx_graph
+    from artkit_plugins.lib.keras_onnx import keras_onnx_graph
 
     with pytest.raises(ArtkitError, match="opset 19"):
         keras_onnx_graph(_tiny_cam_net(), (20, 24), opset=19, preprocessing={})
@@ -84,7 +84,7 @@ def test_refuses_opset_tf2onnx_cannot_write() -> None:
 
 def test_wrong_cam_layer_is_a_clear_error() -> None:
     from artkit.errors import ArtkitError
-    from artkit_plugins.keras_onnx import keras_onnx_graph
+    from artkit_plugins.lib.keras_onnx import keras_onnx_graph
 
     with pytest.raises(ArtkitError, match="CAM"):
         keras_onnx_graph(_tiny_cam_net(), (20, 24), opset=17, preprocessing={},

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_CLI = {"artkit.cli.common", "artkit.cli.engine", "artkit.cli.results",
+SHARED_CLI = {"artkit.cli.common", "artkit.cli.options", "artkit.cli.results",
               "artkit.cli.main"}
 
 

@@ -70,7 +70,7 @@ def test_every_source_module_is_in_the_wheel(wheel):
 def test_report_templates_are_in_the_wheel(wheel):
     """`artkit report` renders package data: every template, script and style file."""
     names = set(wheel.namelist())
-    templates = sorted(p for p in (ROOT / "artkit" / "pages" / "templates").iterdir()
+    templates = sorted(p for p in (ROOT / "artkit" / "reports" / "templates").iterdir()
                        if p.is_file())
     assert {p.suffix for p in templates} >= {".j2", ".js", ".css"}
     for path in templates:

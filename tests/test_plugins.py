@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from artkit import plugins
+from artkit import registry
 
 TOY_SOURCE = Path(__file__).parent / "toy_plugin" / "artkit_toy.py"
 
@@ -35,13 +35,13 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     folder = tmp_path / "site"
     folder.mkdir()
     monkeypatch.syspath_prepend(str(folder))
-    plugins.reset_registry()
+    registry.reset_registry()
     yield folder
     # The test's own modules (artkit_toy, artkit_broken, ...), not the built-in artkit_plugins.
     for name in [m for m in sys.modules
                  if m.startswith("artkit_") and m.partition(".")[0] != "artkit_plugins"]:
         del sys.modules[name]
-    plugins.reset_registry()
+    registry.reset_registry()
 
 
 def invoke(*args: str):
@@ -96,8 +96,8 @@ def test_third_party_model_trains_and_evaluates_through_the_cli(site, synth_mult
 def test_broken_plugin_warns_by_name_and_the_rest_still_works(site, capsys):
     make_distribution(site, "artkit-broken", "1.0", {"broken": "artkit_broken"},
                       {"artkit_broken": "raise ImportError('needs libfoo')\n"})
-    registry = plugins.get_registry()
-    assert "broken" in registry.failed and "libfoo" in registry.failed["broken"]
+    loaded = registry.get_registry()
+    assert "broken" in loaded.failed and "libfoo" in loaded.failed["broken"]
     assert "imet" in registry.of_kind("dataset-reader")
     assert "broken" in capsys.readouterr().err
 
@@ -107,20 +107,20 @@ def test_misspelt_hook_fails_loudly(site):
               "@hookimpl\ndef register_modelz(register):\n    pass\n")
     make_distribution(site, "artkit-typo", "1.0", {"typo": "artkit_typo"},
                       {"artkit_typo": source})
-    registry = plugins.get_registry()
-    assert "register_modelz" in registry.failed["typo"]
-    assert not registry.pm.has_plugin("typo")
+    loaded = registry.get_registry()
+    assert "register_modelz" in loaded.failed["typo"]
+    assert not loaded.pm.has_plugin("typo")
 
 
 def test_artkit_plugins_variable_restricts_external_plugins(site, monkeypatch):
     shutil.copy(TOY_SOURCE, site / "artkit_toy.py")
     make_distribution(site, "artkit-toy", "0.3", {"toy": "artkit_toy"}, {})
     monkeypatch.setenv("ARTKIT_PLUGINS", "")
-    assert "toy-histogram" not in plugins.get_registry().of_kind("model")
-    assert "imet" in plugins.get_registry().of_kind("dataset-reader")
+    assert "toy-histogram" not in registry.get_registry().of_kind("model")
+    assert "imet" in registry.get_registry().of_kind("dataset-reader")
     monkeypatch.setenv("ARTKIT_PLUGINS", "toy")
-    plugins.reset_registry()
-    assert "toy-histogram" in plugins.get_registry().of_kind("model")
+    registry.reset_registry()
+    assert "toy-histogram" in registry.get_registry().of_kind("model")
 
 
 def test_entry_point_route_in_a_real_process(site):
@@ -166,25 +166,25 @@ def test_run_on_a_csv_data_set_can_be_evaluated_again(site, tmp_path):
 
 
 def test_kinds_are_strings_and_index_the_registry():
-    assert [str(k) for k in plugins.Kind] == list(plugins.KIND_HOOKS) == [
+    assert [str(k) for k in registry.Kind] == list(registry.KIND_HOOKS) == [
         "model", "feature-extractor", "evaluator", "dataset-reader", "detection-method"]
-    assert json.dumps({plugins.Kind.MODEL: plugins.Kind.EVALUATOR}) == '{"model": "evaluator"}'
-    assert f"{plugins.Kind.DATASET_READER}" == "dataset-reader"
-    assert plugins.of_kind("dataset-reader") is plugins.of_kind(plugins.Kind.DATASET_READER)
-    assert {info.kind for info in plugins.get_registry().all()} <= set(plugins.Kind)
+    assert json.dumps({registry.Kind.MODEL: registry.Kind.EVALUATOR}) == '{"model": "evaluator"}'
+    assert f"{registry.Kind.DATASET_READER}" == "dataset-reader"
+    assert registry.of_kind("dataset-reader") is registry.of_kind(registry.Kind.DATASET_READER)
+    assert {info.kind for info in registry.get_registry().all()} <= set(registry.Kind)
     with pytest.raises(Exception, match="unknown detection-method 'nope'"):
-        plugins.get(plugins.Kind.DETECTION_METHOD, "nope")
+        registry.get(registry.Kind.DETECTION_METHOD, "nope")
 
 
 def test_optional_capabilities_have_declared_defaults():
     from artkit.contracts import OPTIONAL, capability
     from artkit.errors import PluginError
 
-    frames = plugins.get(plugins.Kind.DETECTION_METHOD, "frames")
-    ranked = plugins.get(plugins.Kind.DETECTION_METHOD, "frames+cnn")
+    frames = registry.get(registry.Kind.DETECTION_METHOD, "frames")
+    ranked = registry.get(registry.Kind.DETECTION_METHOD, "frames+cnn")
     assert capability(frames, "needs_classifier") is False  # not set: the default
     assert capability(ranked, "needs_classifier") is True
-    bow = plugins.get(plugins.Kind.MODEL, "bow-svm")
+    bow = registry.get(registry.Kind.MODEL, "bow-svm")
     assert callable(capability(bow, "export_onnx"))
     assert capability(object(), "export_onnx") is None
     assert capability(object(), "default_data") is OPTIONAL["default_data"] is None

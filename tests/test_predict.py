@@ -17,7 +17,7 @@ from onnx_helpers import SIZE, exported_tiny_model
 from typer.testing import CliRunner
 
 from artkit.cli.main import app
-from artkit.decision import DecisionRule
+from artkit.decisions.rule import DecisionRule
 
 pytest.importorskip("tf2onnx")
 runner = CliRunner()
@@ -70,7 +70,7 @@ def _ort_scores(model: Path, paths: list[Path]) -> np.ndarray:
 
 
 def test_folder_with_broken_files_to_csv(multiclass_model: Path, photos: Path) -> None:
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
 
     out = photos.parent / "results.csv"
     result = runner.invoke(app, ["predict", str(photos), "--model", str(multiclass_model),
@@ -100,7 +100,7 @@ def test_folder_with_broken_files_to_csv(multiclass_model: Path, photos: Path) -
 
 
 def test_json_and_jsonl_keep_the_input_order(multiclass_model: Path, photos: Path) -> None:
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
 
     labels = ModelCard.read(multiclass_model).labels
     listing = photos / "list.txt"
@@ -155,7 +155,7 @@ def test_resume_appends_only_what_is_missing(multiclass_model: Path, photos: Pat
 def test_multilabel_uses_stored_thresholds_and_overrides(multilabel_model: Path,
                                                          synth_multilabel: Path,
                                                          tmp_path: Path) -> None:
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
 
     card = ModelCard.read(multilabel_model)
     assert card.decision == DecisionRule(0.3)

@@ -124,7 +124,7 @@ def _odd_coco(tmp_path: Path, **changes) -> Path:
 
 def test_coco_reader_and_detection_truth_agree(tmp_path: Path):
     """The dataset reader and `detect --gt` / `evaluate-detect` read COCO with one parser."""
-    from artkit.detection_io import read_coco_truth
+    from artkit.detection.coco import read_coco_truth
 
     gt = _odd_coco(tmp_path)
     data = load_dataset(gt)
@@ -158,7 +158,7 @@ def test_coco_reader_and_detection_truth_agree(tmp_path: Path):
 ])
 def test_coco_reader_and_detection_truth_refuse_the_same_files(tmp_path: Path, change,
                                                                message):
-    from artkit.detection_io import read_coco_truth
+    from artkit.detection.coco import read_coco_truth
 
     gt = _odd_coco(tmp_path, **change)
     errors = []
@@ -171,7 +171,7 @@ def test_coco_reader_and_detection_truth_refuse_the_same_files(tmp_path: Path, c
 
 
 def test_coco_file_that_is_not_coco(tmp_path: Path):
-    from artkit.detection_io import read_coco_truth
+    from artkit.detection.coco import read_coco_truth
 
     gt = tmp_path / "gt.json"
     gt.write_text(json.dumps({"images": [], "annotations": []}))

@@ -24,9 +24,9 @@ from typer.testing import CliRunner
 import artkit
 from artkit.data.decode import decode_image, resize_to
 from artkit.errors import ArtkitError
-from artkit.evaluation import PREDICTIONS_FILE, load_predictions
-from artkit.pages import build_report, kind_of
-from artkit.runs import Run
+from artkit.reports import build_report, kind_of
+from artkit.training.evaluation import PREDICTIONS_FILE, load_predictions
+from artkit.training.runs import Run
 
 BOW = {"vocab": "12", "cv_folds": 2, "grid_c": "1", "grid_gamma": "scale"}
 

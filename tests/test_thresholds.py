@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import fbeta_score, precision_score, recall_score
 
-from artkit.decision import DecisionRule, decide
-from artkit.thresholds import GRID, ThresholdSearch, label_groups, sample_scores, tune
+from artkit.decisions.rule import DecisionRule, decide
+from artkit.decisions.tuning import GRID, ThresholdSearch, label_groups, sample_scores, tune
 
 
 def separable(n: int, levels: list[float], seed: int = 0, positive_rate: float = 0.3):
@@ -204,7 +204,7 @@ def hand_made_onnx(path, labels: list[str], task: str = "multilabel", metadata: 
 
 
 def onnx_scores(path, image_paths):
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
     from artkit.runtime.scoring import score_batches
     from artkit.runtime.session import create_session
 
@@ -218,10 +218,10 @@ def test_onnx_tuning_evaluation_and_predict_agree(synth_multilabel, tmp_path):
     """Tune an ONNX file into a copy, then check on the test split that the tuning report,
     the multilabel evaluator and `artkit predict` (reading the new metadata) give the same
     decisions and the same F2."""
+    from artkit.atomic import read_json
     from artkit.data.dataset import load_dataset
     from artkit.data.splits import make_split
-    from artkit.io import read_json
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
     from artkit_plugins.eval_multilabel import MultilabelEvaluator
 
     dataset = load_dataset(synth_multilabel)
@@ -286,8 +286,8 @@ def test_onnx_without_multilabel_metadata_is_a_clear_error(synth_multilabel, tmp
 def test_run_tuning_is_used_by_evaluate(synth_multilabel):
     """A tiny multi-label MobileNet run: tune-thresholds writes its config, and `artkit
     evaluate` then reports the same test F2 as the tuning table."""
-    from artkit.io import read_json
-    from artkit.runs import resolve_run
+    from artkit.atomic import read_json
+    from artkit.training.runs import resolve_run
 
     trained = invoke("train", "mobilenet", "--data", synth_multilabel, "--alpha", "0.25",
                      "--input-size", "32", "--epochs", "1", "--weights", "none",

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from artkit import plugins
+from artkit import registry
 from artkit.api.engine import Engine, detect_stream
 from artkit.api.model import Inputs, Model, as_expanded
 from artkit.console import ProgressCallback, info, make_progress, reporting
@@ -85,7 +85,7 @@ class Detection:
         return self.image.shape[0] / self.size[0]
 
     def to_dict(self) -> dict[str, Any]:
-        from artkit.detection_io import pixels
+        from artkit.detection.coco import pixels
 
         if not self.ok:
             return {"path": str(self.path), "status": self.status, "error": self.error}
@@ -123,7 +123,7 @@ def choose_method(method_name: str | None, model: Path | None,
     Without a model: the bundled painting detector (else the latest vgg19-cam export).
     Without a method: the measured best (frames+cnn) when a model is given or found, else
     frames, which needs none."""
-    from artkit.detection import default_cam_model
+    from artkit.detection.pipeline import default_cam_model
 
     notes: list[str] = []
     if method_name is None:
@@ -136,7 +136,7 @@ def choose_method(method_name: str | None, model: Path | None,
         method_name = DEFAULT_METHOD if model is not None else DEFAULT_METHOD_WITHOUT_MODEL
         notes.append(f"method {method_name}" + (
             "" if model is not None else " (no CAM model found: the method that needs none)"))
-    method = plugins.get(plugins.Kind.DETECTION_METHOD, method_name)
+    method = registry.get(registry.Kind.DETECTION_METHOD, method_name)
     foreign = sorted(set(options) - {spec.name for spec in method.options})
     if foreign:
         raise PluginError(f"method '{method.name}' has no option(s) "
@@ -177,7 +177,7 @@ def detect(photos: Inputs, *, model: str | Path | Model | None = None,
     corners). `classify`: an exported classification model run on each reported painting
     (``Detection.classified``). `options`: the method's own options. A photo that cannot be
     read gives a Detection with status ``error``; the rest go on."""
-    from artkit.detection import open_cam_model
+    from artkit.detection.pipeline import open_cam_model
 
     options = dict(options or {})
     if max_det < 1:
@@ -243,7 +243,7 @@ def result_rows(detections: Sequence[Detection], image_ids: Sequence[int], categ
     """The COCO results rows of the photos: every scored candidate (for the json; AP needs
     them), each marked ``reported``, and the reported paintings alone (for the csv and the
     table), with their ``label``, ``label_score``, ``labels``, ``crop`` and ``quad``."""
-    from artkit.detection_io import coco_results, pixels
+    from artkit.detection.coco import coco_results, pixels
 
     extras: list[dict[int, dict[str, Any]]] = []
     for detection in detections:
@@ -292,8 +292,8 @@ def _crop_and_classify(results: list[Detection], photos: list[Any], crop_dir: Pa
     the classifier) and classify the crops, batch by batch."""
     import tempfile
 
-    from artkit.crops import crop_painting
-    from artkit.detection_vis import save_overlay
+    from artkit.detection.crops import crop_painting
+    from artkit.detection.overlays import save_overlay
 
     with tempfile.TemporaryDirectory(prefix="artkit-crops-") as scratch:
         folder = crop_dir if crop_dir is not None else Path(scratch)
@@ -335,10 +335,10 @@ class DetectionReport:
 def evaluate_detections(detections: Sequence[Detection], truth: Any, out_dir: Path,
                         threshold: float, sweep: bool = False) -> DetectionReport:
     """Score every scored candidate of the annotated photos (`truth`: a
-    :class:`~artkit.detection_io.CocoTruth`) at the CAM threshold `threshold`, and over
+    :class:`~artkit.detection.coco.CocoTruth`) at the CAM threshold `threshold`, and over
     every swept CAM threshold when `sweep` (the detections must have been made with
     ``cam_thresholds=``)."""
-    from artkit.evaluation import evaluator_for
+    from artkit.training.evaluation import evaluator_for
 
     by_name = truth.id_by_name()
     matched = [(by_name[d.path.name], d) for d in detections
@@ -371,7 +371,7 @@ def _sweep_plot(rows: list[dict[str, float]], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from artkit.plots import save_figure
+    from artkit.reports.plots import save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     thresholds = [r["threshold"] for r in rows]
@@ -391,9 +391,9 @@ def evaluate_boxes_file(predictions: Path, gt: Path, class_name: str | None = No
     (one with no predicted box misses all its paintings). Saves ``metrics.json`` and the
     PR curve into `out` (default: ``<predictions>-eval`` beside it); returns the result,
     the annotations read and the metrics file."""
-    from artkit import io as aio
-    from artkit.detection_io import read_coco_results, read_coco_truth
-    from artkit.evaluation import evaluator_for
+    from artkit import atomic
+    from artkit.detection.coco import read_coco_results, read_coco_truth
+    from artkit.training.evaluation import evaluator_for
 
     truth = read_coco_truth(gt, class_name)
     found = read_coco_results(predictions, truth)
@@ -402,7 +402,7 @@ def evaluate_boxes_file(predictions: Path, gt: Path, class_name: str | None = No
     evaluator = evaluator_for("detection")
     result = evaluator.evaluate([truth.boxes[i] for i in ids], [found[i] for i in ids],
                                 ["painting"], out_dir)
-    path = aio.write_json(out_dir / "metrics.json", {
+    path = atomic.write_json(out_dir / "metrics.json", {
         "predictions": str(predictions), "gt": str(gt), "category": truth.category,
         "metrics": result.metrics, "intervals": result.intervals,
         "plots": [str(p) for p in result.plots]})

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from artkit.ann import (
+from artkit.api.model import Embedding, Inputs, Model, load
+from artkit.console import ProgressCallback, info, reporting
+from artkit.embeddings.ann import (
     build_graph,
     graph_path,
     graph_top_k,
@@ -23,16 +25,14 @@ from artkit.ann import (
     require_usearch,
     want_graph,
 )
-from artkit.api.model import Embedding, Inputs, Model, load
-from artkit.console import ProgressCallback, info, reporting
-from artkit.embeddings import (
+from artkit.embeddings.vectors import (
     EmbeddingSet,
     EmbeddingWriter,
     centred,
     connected_groups,
     similar_pairs,
 )
-from artkit.embeddings import top_k as exact_top_k
+from artkit.embeddings.vectors import top_k as exact_top_k
 from artkit.errors import ArtkitError
 from artkit.runtime.inputs import InputStream
 
@@ -129,7 +129,7 @@ def build_index(photos: Inputs, model: ModelLike, output: str | Path, *,
                 ann: bool | None = None, **options: Any) -> EmbedSummary:
     """The search index of `photos`: an embedding file (as :func:`embed`, same options)
     that also names its model, so :func:`similar` needs only the index. With `ann` (by
-    default from :data:`artkit.ann.ANN_MIN_VECTORS` vectors) an HNSW graph is written
+    default from :data:`artkit.embeddings.ann.ANN_MIN_VECTORS` vectors) an HNSW graph is written
     beside it (``.hnsw``), and :func:`similar` searches approximately (usearch:
     ``pip install 'artkit[ann]'``)."""
     if ann:
@@ -244,7 +244,7 @@ class DuplicateGroups:
 
     def write_csv(self, path: str | Path) -> Path:
         """Columns group, path, similarity (to the group's first), written atomically."""
-        from artkit.io import atomic_path
+        from artkit.atomic import atomic_path
 
         path = Path(path)
         with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as out:

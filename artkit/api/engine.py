@@ -48,6 +48,6 @@ def detect_stream(paths: Sequence[Path], method: Any, thresholds: Sequence[float
         return ray_detect_photos(paths, method, thresholds, options, cam_model,
                                  batch_size=batch_size, device=device, address=address,
                                  keep_images=keep_images)
-    from artkit.detection import detect_photos
+    from artkit.detection.pipeline import detect_photos
 
     return detect_photos(paths, method, thresholds, options, cam_model, batch_size=batch_size)

@@ -1,7 +1,7 @@
 """`artkit.load(path)`: an exported model, ready to score images and find paintings.
 
 A :class:`Model` needs the ``.onnx`` file alone: labels, input size, decision rule and
-feature extractor come from its :class:`~artkit.model_card.ModelCard`. TensorFlow is never
+feature extractor come from its :class:`~artkit.formats.model_card.ModelCard`. TensorFlow is never
 imported on this path.
 """
 
@@ -17,9 +17,9 @@ import numpy as np
 
 from artkit.api.engine import Engine, score_stream
 from artkit.console import ProgressCallback, info, make_progress, reporting, warn
-from artkit.decision import DecisionRule
+from artkit.decisions.rule import DecisionRule
 from artkit.errors import ArtkitError
-from artkit.model_card import ModelCard
+from artkit.formats.model_card import ModelCard
 from artkit.runtime.inputs import ExpandedInputs, InputStream, expand_inputs
 from artkit.runtime.prediction import Prediction
 
@@ -144,7 +144,7 @@ class Model:
         embedding model (``artkit export onnx --embedding``). `rotations` also embeds each
         image turned by 90, 180 and 270 degrees (``Embedding.rotated``; 4x the inference,
         decoded once; square input sizes, local engine)."""
-        from artkit.embeddings import l2_normalise
+        from artkit.embeddings.vectors import l2_normalise
 
         if not self.card.is_embedding:
             raise ArtkitError(f"not an embedding model (task {self.card.task})", self.path,
@@ -170,7 +170,7 @@ class Model:
 
     def _rotated(self, images: np.ndarray) -> np.ndarray:
         """(n, 3, D) L2-normalised embeddings of `images` turned by 90, 180, 270 degrees."""
-        from artkit.embeddings import l2_normalise
+        from artkit.embeddings.vectors import l2_normalise
 
         name = self.session.get_inputs()[0].name
         turned = [l2_normalise(self.session.run(["embedding"], {

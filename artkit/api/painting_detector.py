@@ -57,8 +57,8 @@ def build_painting_detector(output: str | Path, *, weights: str | Path | None,
     of images to hang instead of procedural paintings (their licence then travels with the
     model). `workdir`: where the rooms, crops, runs and members are kept (default: a
     temporary folder, deleted at the end)."""
+    from artkit.atomic import write_bytes
     from artkit.export.ensemble import average_models
-    from artkit.io import write_bytes
 
     recipe = recipe or Recipe()
     output = Path(output)
@@ -109,7 +109,7 @@ def _build_member(work: Path, seed: int, weights: str | Path | None,
 
 def set_provenance(path: Path, provenance: dict[str, Any]) -> None:
     """Write `provenance` into the model card of the exported file at `path`."""
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
 
     card = ModelCard.read(path)
     card.extra = {**card.extra, "provenance": provenance}

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from artkit.console import ProgressCallback, reporting
 from artkit.errors import ArtkitError
-from artkit.pages import ThumbnailMode, build_report
-from artkit.runs import Run, resolve_run
+from artkit.reports import ThumbnailMode, build_report
+from artkit.training.runs import Run, resolve_run
 
 
 def report(target: str | Path | Run, output: str | Path | None = None, *,

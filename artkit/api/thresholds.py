@@ -1,8 +1,8 @@
 """`artkit.tune_thresholds(run_or_model)`: multi-label thresholds that maximise F2.
 
 Scores the validation split (never the test split) with the run's model or the ONNX file,
-chooses thresholds with :mod:`artkit.thresholds`, and stores the resulting
-:class:`~artkit.decision.DecisionRule` where evaluation and predict read it: the run's
+chooses thresholds with :mod:`artkit.decisions.tuning`, and stores the resulting
+:class:`~artkit.decisions.rule.DecisionRule` where evaluation and predict read it: the run's
 config, or the ONNX file's model card. The test split is scored only to report how the
 choice generalises.
 """
@@ -15,15 +15,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from artkit import io as aio
+from artkit import atomic
 from artkit.api.model import Model
 from artkit.console import ProgressCallback, info, reporting
-from artkit.decision import DecisionRule
+from artkit.decisions.grids import LABEL_THRESHOLD_GRID
+from artkit.decisions.rule import DecisionRule
+from artkit.decisions.tuning import DEFAULT_SHRINKAGE, ThresholdSearch, Tuning, tune
 from artkit.errors import ArtkitError, DataError
-from artkit.fbeta import sample_scores
-from artkit.grids import LABEL_THRESHOLD_GRID
-from artkit.runs import Run, resolve_run, runs_root
-from artkit.thresholds import DEFAULT_SHRINKAGE, ThresholdSearch, Tuning, tune
+from artkit.metrics.fbeta import sample_scores
+from artkit.training.runs import Run, resolve_run, runs_root
 
 BETAS = {"f1": 1.0, "f2": 2.0}
 Strategy = Literal["global", "group", "label"]
@@ -65,7 +65,7 @@ def _dataset_and_split(data: Path | str, format: str | None, labels: list[str],
     run's saved split, else artkit's deterministic split of the data set."""
     from artkit.data.dataset import load_dataset
     from artkit.data.splits import Split, make_split
-    from artkit.evaluation import align_to_run
+    from artkit.training.evaluation import align_to_run
 
     dataset = load_dataset(data, format)
     if dataset.task != "multilabel":
@@ -79,7 +79,7 @@ def _dataset_and_split(data: Path | str, format: str | None, labels: list[str],
 
 
 def score_run(run: Run, data: Path | None, format: str | None) -> Scored:
-    from artkit import plugins
+    from artkit import registry
 
     config = run.config
     if config.task != "multilabel":
@@ -88,7 +88,7 @@ def score_run(run: Run, data: Path | None, format: str | None) -> Scored:
     dataset, split = _dataset_and_split(data or config.data,
                                         format or (None if data else config.format),
                                         config.labels, run.read_json("split.json"))
-    predictor = plugins.get(plugins.Kind.MODEL, config.model).load(run)
+    predictor = registry.get(registry.Kind.MODEL, config.model).load(run)
 
     def part(indices: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
         info(f"scoring the {name} split ({len(indices)} images)")
@@ -168,7 +168,7 @@ def save_curve_plot(path: Path, val_curve: np.ndarray, test_curve: np.ndarray | 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from artkit.plots import save_figure
+    from artkit.reports.plots import save_figure
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
     axes.plot(LABEL_THRESHOLD_GRID, val_curve, label="validation", color="tab:blue")
@@ -250,7 +250,7 @@ def tune_thresholds(target: str | Path | Run | Model, *, data: str | Path | None
                                tuning.global_threshold, rows[-1][f"val F{beta:g}"],
                                tuning.strategy, beta)
         n_test = 0 if scored.test is None else len(scored.test[1])
-        report = aio.write_json(report_dir / "thresholds.json", {
+        report = atomic.write_json(report_dir / "thresholds.json", {
             "source": scored.source, "metric": metric, "beta": beta,
             "strategy_asked": strategy, "strategy": tuning.strategy, "shrinkage": shrinkage,
             "decision": rule.to_json(), "labels": scored.labels,

@@ -11,18 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from artkit import plugins
+from artkit import registry
 from artkit.console import ProgressCallback, reporting
-from artkit.cross_validation import CrossValidation
 from artkit.data.splits import TEST_FRACTION, VAL_FRACTION
 from artkit.errors import PluginError
 from artkit.export.run_export import DEFAULT_OPSET, ExportResult, export_run
-from artkit.runs import Run, resolve_run
+from artkit.training.cross_validation import CrossValidation
+from artkit.training.runs import Run, resolve_run
 
 
 def model_options(model_name: str, given: dict[str, Any]) -> dict[str, Any]:
     """Every option of the model plugin: its defaults, overridden by `given` (checked)."""
-    model = plugins.get(plugins.Kind.MODEL, model_name)
+    model = registry.get(registry.Kind.MODEL, model_name)
     specs = {spec.name: spec for spec in model.options}
     unknown = sorted(set(given) - set(specs))
     if unknown:
@@ -44,7 +44,7 @@ def train(model: str, *, data: str | Path | None = None, format: str | None = No
     """Train model plugin `model` and evaluate it on its test split; returns the run
     (``run.result()`` holds the test metrics). Without `data`, the built-in synthetic data
     set of the task (or the model's own default set) is used."""
-    from artkit.training import train_model
+    from artkit.training.trainer import train_model
 
     chosen = model_options(model, options)
     with reporting(progress):
@@ -64,7 +64,7 @@ def cross_validate(model: str, folds: int = 5, *, data: str | Path | None = None
     """Train model plugin `model` once per fold of a `folds`-fold stratified split (each
     image tested once) and return the runs with the mean, std, min and max of every test
     metric over the folds (also saved as ``runs/<model>/<name>-cv.json``)."""
-    from artkit.cross_validation import cross_validate as run_folds
+    from artkit.training.cross_validation import cross_validate as run_folds
 
     chosen = model_options(model, options)
     with reporting(progress):

@@ -33,10 +33,10 @@ def benchmark_command(
         "--rounds", min=1, help="Interleaved rounds; each measure keeps its best.")] = 3,
 ) -> None:
     """Measure an exported model: onnxruntime batch 1/8/32, predict end to end, int8, memory."""
-    from artkit import io as aio
+    from artkit import atomic
     from artkit.errors import ArtkitError
     from artkit.export.run_export import float_path
-    from artkit.model_card import ModelCard
+    from artkit.formats.model_card import ModelCard
     from artkit.runtime.benchmark import (
         BATCH_SIZES,
         end_to_end,
@@ -84,7 +84,7 @@ def benchmark_command(
                      "value": model.stat().st_size / float_model.stat().st_size})
     print_table(f"benchmark of {model} ({card.model}, {size[0]}x{size[1]})", rows)
     if output is not None:
-        aio.write_json(output, {"model": str(model), "rows": rows})
+        atomic.write_json(output, {"model": str(model), "rows": rows})
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ import typer
 
 from artkit.cli.common import FormatOption, new_app
 from artkit.console import console, print_table
-from artkit.plots import save_figure
+from artkit.reports.plots import save_figure
 
 
 def _distribution_rows(dataset) -> list[dict]:
@@ -49,8 +49,8 @@ def info_command(
     top: Annotated[int, typer.Option("--top", help="Rows to print (all are saved).")] = 30,
 ) -> None:
     """Print the class / attribute / box distribution as a table and save it as a bar chart."""
+    from artkit.atomic import write_json
     from artkit.data.dataset import load_dataset
-    from artkit.io import write_json
 
     dataset = load_dataset(path, format)
     rows = _distribution_rows(dataset)

@@ -13,15 +13,15 @@ from typing import Annotated, Any
 
 import typer
 
-from artkit import plugins
+from artkit import registry
 from artkit.api.detect import Detection
 from artkit.api.engine import Engine
 from artkit.cli.common import apply_quiet, print_metrics, print_report_hint, typer_parameter
-from artkit.cli.engine import EngineOption, RayAddressOption
+from artkit.cli.options import EngineOption, RayAddressOption
 from artkit.console import console, info, print_table, warn
 from artkit.contracts import Detections, OptionSpec
+from artkit.decisions.grids import CAM_SWEEP
 from artkit.errors import ArtkitError
-from artkit.grids import CAM_SWEEP
 
 TABLE_ROWS = 50
 
@@ -30,7 +30,7 @@ def method_options() -> list[OptionSpec]:
     """The union of every detection method's options (the first declaration of a name wins)."""
     seen: dict[str, OptionSpec] = {}
     defaults: dict[str, dict[str, Any]] = {}
-    for name, info_ in plugins.of_kind(plugins.Kind.DETECTION_METHOD).items():
+    for name, info_ in registry.of_kind(registry.Kind.DETECTION_METHOD).items():
         for spec in info_.obj.options:
             seen.setdefault(spec.name, spec)
             defaults.setdefault(spec.name, {})[name] = spec.default
@@ -50,7 +50,7 @@ def threshold_help() -> str:
     from artkit.api.detect import reported_threshold
 
     defaults = ", ".join(f"{name} {reported_threshold(info_.obj, None):g}" for name, info_
-                         in plugins.of_kind(plugins.Kind.DETECTION_METHOD).items())
+                         in registry.of_kind(registry.Kind.DETECTION_METHOD).items())
     return ("Minimum score of a reported painting (the table, the csv, --crops, --classify); "
             "for frames+cnn the score is the classifier's probability of a painting, "
             "for frames the frame score, for cam the blob's mean CAM. The COCO json keeps "
@@ -64,7 +64,7 @@ def run_detect(inputs: list[str], model: Path | None, method_name: str | None,
                ray_address: str | None = None, cam_threshold: float = 0.2,
                max_det: int = 100, crops: Path | None = None, classify: Path | None = None
                ) -> None:
-    from artkit import io as aio
+    from artkit import atomic
     from artkit.api.detect import (
         choose_method,
         detect,
@@ -72,8 +72,8 @@ def run_detect(inputs: list[str], model: Path | None, method_name: str | None,
         reported_threshold,
         result_rows,
     )
-    from artkit.detection_io import read_coco_truth, write_results
-    from artkit.detection_vis import overlay, save_overlay
+    from artkit.detection.coco import read_coco_truth, write_results
+    from artkit.detection.overlays import overlay, save_overlay
 
     if output.suffix.lower() not in (".json", ".csv"):
         raise ArtkitError("--output must end in .json or .csv (both are written)", output)
@@ -167,7 +167,7 @@ def run_detect(inputs: list[str], model: Path | None, method_name: str | None,
         payload["sweep"] = {"rows": report.sweep, "best_ap50": report.best_ap50,
                             "max_box_acc": report.max_box_acc,
                             "plots": [str(report.plots[-1])]}
-    metrics_path = aio.write_json(output.with_name(output.stem + ".metrics.json"), payload)
+    metrics_path = atomic.write_json(output.with_name(output.stem + ".metrics.json"), payload)
     console.print(f"metrics -> {metrics_path}" +
                   "".join(f", {p}" for p in payload["plots"] + payload.get("sweep", {}).get(
                       "plots", [])))

@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from artkit.ann import ANN_MIN_VECTORS
 from artkit.cli.common import QuietOption, apply_quiet, new_app
 from artkit.console import console, print_table, warn
+from artkit.embeddings.ann import ANN_MIN_VECTORS
 from artkit.errors import ArtkitError
 
 InputsArg = Annotated[list[str], typer.Argument(
@@ -110,7 +110,7 @@ def similar_command(
     """The top-k most similar indexed photos of each query (cosine; exact search, or
     approximate through the HNSW graph of an index built with --ann)."""
     import artkit
-    from artkit.io import write_json
+    from artkit.atomic import write_json
 
     apply_quiet(quiet)
     results = artkit.similar(queries, index, top_k=top_k, model=model, batch_size=batch_size,

@@ -42,7 +42,7 @@ def runs_command(
     model: Annotated[str | None, typer.Option("--model", help="Only runs of this model.")] = None,
 ) -> None:
     """List trained runs with their task, data and headline test metrics, side by side."""
-    from artkit.runs import all_runs
+    from artkit.training.runs import all_runs
 
     rows = []
     for run in all_runs():

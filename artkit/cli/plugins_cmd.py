@@ -7,26 +7,26 @@ from typing import Annotated
 
 import typer
 
-from artkit import plugins
+from artkit import registry
 from artkit.console import console, print_table
 
 
 def plugins_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     kind: Annotated[str | None, typer.Option(
-        "--kind", help="Only this kind: " + ", ".join(plugins.KIND_HOOKS))] = None,
+        "--kind", help="Only this kind: " + ", ".join(registry.KIND_HOOKS))] = None,
 ) -> None:
     """List every plugin: kind, name, the package it came from, its version, what it does."""
-    registry = plugins.get_registry()
+    loaded = registry.get_registry()
     rows = [{"kind": p.kind, "name": p.name, "package": p.package, "version": p.version,
              "module": p.source, "description": p.description}
-            for p in registry.all() if kind is None or p.kind == kind]
+            for p in loaded.all() if kind is None or p.kind == kind]
     if as_json:
-        console.print_json(json.dumps({"plugins": rows, "failed": registry.failed}))
+        console.print_json(json.dumps({"plugins": rows, "failed": loaded.failed}))
         return
     print_table("artkit plugins", rows,
                 ["kind", "name", "package", "version", "description"])
-    for name, reason in registry.failed.items():
+    for name, reason in loaded.failed.items():
         console.print(f"[yellow]failed to load:[/yellow] {name}: {reason}")
 
 

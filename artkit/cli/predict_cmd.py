@@ -14,7 +14,7 @@ import typer
 
 from artkit.api.model import Prediction
 from artkit.cli.common import QuietOption, apply_quiet, print_report_hint
-from artkit.cli.engine import EngineOption, RayAddressOption
+from artkit.cli.options import EngineOption, RayAddressOption
 from artkit.console import console, info, print_table, warn
 from artkit.errors import ArtkitError
 

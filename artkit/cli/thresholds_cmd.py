@@ -13,7 +13,7 @@ import typer
 
 from artkit.cli.common import FormatOption, QuietOption, apply_quiet
 from artkit.console import console, print_table
-from artkit.thresholds import DEFAULT_SHRINKAGE
+from artkit.decisions.tuning import DEFAULT_SHRINKAGE
 
 TuneDataOption = Annotated[Path | None, typer.Option(
     "--data", help="Data set to tune on (its validation split is used). Default for a run: "

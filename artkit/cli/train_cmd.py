@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from artkit import plugins
+from artkit import registry
 from artkit.cli.common import apply_quiet, new_app, print_report_hint, typer_parameter
 from artkit.cli.results import print_eval_result
 from artkit.console import print_table
@@ -86,7 +86,7 @@ def make_train_command(model: Any):
 
 def register(app: typer.Typer) -> None:
     train_app = new_app("Train a model plugin: `artkit train MODEL --help` shows its options.")
-    for name, info in sorted(plugins.of_kind(plugins.Kind.MODEL).items()):
+    for name, info in sorted(registry.of_kind(registry.Kind.MODEL).items()):
         first_line = (info.description or name).splitlines()[0]
         train_app.command(name, help=None, short_help=first_line)(make_train_command(info.obj))
     app.add_typer(train_app, name="train")

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from artkit.atomic import atomic_path
 from artkit.data.dataset import Dataset
 from artkit.data.decode import decode_image, resize_to
-from artkit.io import atomic_path
 
 BACKGROUND = (255, 255, 255)
 TEXT = (20, 20, 20)

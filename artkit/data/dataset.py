@@ -68,13 +68,13 @@ class Dataset:
 def load_dataset(path: str | Path, format: str | None = None) -> Dataset:
     """Read the data set at `path` with the reader named `format`, or with the first reader
     whose `can_read` accepts the path."""
-    from artkit import plugins
+    from artkit import registry
 
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError("data set not found", path)
-    readers = plugins.of_kind(plugins.Kind.DATASET_READER)
-    reader = plugins.get(plugins.Kind.DATASET_READER, format) if format is not None else next(
+    readers = registry.of_kind(registry.Kind.DATASET_READER)
+    reader = registry.get(registry.Kind.DATASET_READER, format) if format is not None else next(
         (info.obj for info in readers.values() if info.obj.can_read(path)), None)
     if reader is not None:
         dataset = reader.read(path)

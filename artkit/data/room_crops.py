@@ -22,12 +22,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from artkit import io as aio
-from artkit.boxes import intersections, iou_matrix
+from artkit import atomic
 from artkit.console import track
 from artkit.contracts import capability
 from artkit.data.dataset import load_dataset
 from artkit.data.decode import decode_image, resize_to
+from artkit.detection.boxes import intersections, iou_matrix
 from artkit.errors import ArtkitError, ImageDecodeError
 
 CLASSES = ("painting", "background")
@@ -106,9 +106,9 @@ def make_room_crops(data: Path, out: Path, per_photo: int = 2, size: int = 128,
     """Write ``out/painting/*.jpg`` and ``out/background/*.jpg`` from the detection data set
     at `data` (COCO boxes): up to `per_photo` crops of each class per photo, `size` pixels
     square (stretched, as the network sees a proposal). Returns the crops per class."""
-    from artkit import plugins
+    from artkit import registry
 
-    method = plugins.get(plugins.Kind.DETECTION_METHOD, proposals) if proposals else None
+    method = registry.get(registry.Kind.DETECTION_METHOD, proposals) if proposals else None
     if method is not None and (method.needs_cam or capability(method, "needs_classifier")):
         raise ArtkitError(f"--proposals {proposals}: the method needs a model; use one that "
                           "does not (e.g. frames)")
@@ -138,7 +138,7 @@ def make_room_crops(data: Path, out: Path, per_photo: int = 2, size: int = 128,
             ok, data_bytes = cv2.imencode(".jpg", cv2.cvtColor(patch, cv2.COLOR_RGB2BGR),
                                           [cv2.IMWRITE_JPEG_QUALITY, 92])
             if ok:
-                aio.write_bytes(out / label / f"{index:05d}_{counts[label]:06d}.jpg",
+                atomic.write_bytes(out / label / f"{index:05d}_{counts[label]:06d}.jpg",
                                 data_bytes.tobytes())
                 counts[label] += 1
     return counts

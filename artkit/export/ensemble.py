@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from artkit.errors import ArtkitError
-from artkit.model_card import ModelCard, load_onnx, props_of
+from artkit.formats.model_card import ModelCard, load_onnx, props_of
 
 #: Probabilities are clipped to [EPS, 1 - EPS] before their logarithm.
 EPS = 1e-7
@@ -72,7 +72,7 @@ def average_models(paths: Sequence[str | Path], output: str | Path) -> Path:
     from onnx import compose, helper, numpy_helper
     from onnx.external_data_helper import load_external_data_for_model
 
-    from artkit.io import write_bytes
+    from artkit.atomic import write_bytes
 
     paths = [Path(p) for p in paths]
     if len(paths) < 2:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from artkit.errors import ArtkitError
-from artkit.model_card import ModelCard
+from artkit.formats.model_card import ModelCard
 from artkit.runtime.pipeline import iter_batches, stack_float32
 from artkit.runtime.preprocess import image_loader, input_size
 

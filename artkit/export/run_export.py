@@ -17,18 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from artkit import plugins
+from artkit import registry
+from artkit.atomic import atomic_path
 from artkit.console import info
 from artkit.contracts import OnnxGraph, capability
 from artkit.data.dataset import Dataset
 from artkit.data.splits import Split
 from artkit.errors import ArtkitError
-from artkit.evaluation import run_dataset
 from artkit.export.quantize import QuantizeReport
 from artkit.export.selfcheck import CheckResult, self_check
-from artkit.io import atomic_path
-from artkit.model_card import EMBEDDING_TASK, ModelCard
-from artkit.runs import Run
+from artkit.formats.model_card import EMBEDDING_TASK, ModelCard
+from artkit.training.evaluation import run_dataset
+from artkit.training.runs import Run
 
 DEFAULT_OPSET = 17
 CHECK_IMAGES = 16
@@ -105,7 +105,7 @@ def export_run(run: Run, output: Path | None = None, opset: int = DEFAULT_OPSET,
     config = run.config
     if run.metrics is None:
         raise ArtkitError("this run did not finish (no metrics.json)", run.dir)
-    model = plugins.get(plugins.Kind.MODEL, config.model)
+    model = registry.get(registry.Kind.MODEL, config.model)
     exporter = "export_embedding_onnx" if embedding else "export_onnx"
     if not callable(capability(model, exporter)):
         raise ArtkitError(f"model '{config.model}' cannot export to ONNX"

@@ -18,7 +18,7 @@ import numpy as np
 
 from artkit.contracts import OnnxGraph
 from artkit.errors import ArtkitError
-from artkit.model_card import ModelCard
+from artkit.formats.model_card import ModelCard
 from artkit.runtime.pipeline import Batch, iter_batches, stack_float32
 from artkit.runtime.preprocess import loader_for
 

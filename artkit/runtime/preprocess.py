@@ -15,7 +15,7 @@ import numpy as np
 
 from artkit.data.decode import decode_image, load_resized
 from artkit.errors import ArtkitError
-from artkit.model_card import ModelCard
+from artkit.formats.model_card import ModelCard
 from artkit.runtime.pipeline import Loader, Size
 
 
@@ -37,12 +37,12 @@ def image_loader(size: Size) -> Loader:
 
 def descriptor_loader(preprocessing: dict[str, Any]) -> Loader:
     """Decode, optionally resize, then extract local descriptors with the named plugin."""
-    from artkit import plugins
+    from artkit import registry
 
     name = preprocessing.get("extractor")
     if not name:
         raise ArtkitError("the model's metadata names no feature extractor")
-    extractor = plugins.get(plugins.Kind.FEATURE_EXTRACTOR, name)
+    extractor = registry.get(registry.Kind.FEATURE_EXTRACTOR, name)
     options = dict(preprocessing.get("extractor_options", {}))
     # Spatial-pyramid graphs take each keypoint's x / width, y / height as 2 extra columns.
     positions = bool(preprocessing.get("position_columns"))

@@ -4,7 +4,7 @@ The list of paths becomes a Ray dataset; ``map_batches`` sends each block to a p
 actors, each holding one onnxruntime session (created once, from the model's bytes, so a
 remote machine needs no copy of the file) and decoding its images itself, through the
 very functions the local engine uses (:func:`artkit.runtime.scoring.score_batches`,
-:func:`artkit.detection.detect_photos`). Only paths go out and only scores, boxes and
+:func:`artkit.detection.pipeline.detect_photos`). Only paths go out and only scores, boxes and
 error messages come back. ``preserve_order`` keeps the results in input order, and every
 row carries its input position, so the consumer sees what the local engine gives it:
 same rows, same order, same failure messages.
@@ -170,7 +170,7 @@ class ScoreActor:
     def __init__(self, model: list[Any], device: str, outputs: list[str], threads: int):
         import ray
 
-        from artkit.model_card import ModelCard
+        from artkit.formats.model_card import ModelCard
         from artkit.runtime.session import create_session
 
         self.session = create_session(ray.get(model[0]), device=device,  # type: ignore[arg-type]
@@ -244,9 +244,9 @@ class DetectActor:
                  keep_images: bool, threads: int):
         import ray
 
-        from artkit import plugins
+        from artkit import registry
 
-        self.method = plugins.get(plugins.Kind.DETECTION_METHOD, method)
+        self.method = registry.get(registry.Kind.DETECTION_METHOD, method)
         self.cam_model = None
         if model is not None:
             self.cam_model = _cam_model_from_bytes(ray.get(model[0]), class_name, device,
@@ -255,7 +255,7 @@ class DetectActor:
         self.keep_images, self.threads = keep_images, threads
 
     def __call__(self, block: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from artkit.detection import detect_photos
+        from artkit.detection.pipeline import detect_photos
 
         paths = [Path(p) for p in block["path"]]
         n = len(paths)
@@ -294,7 +294,7 @@ def _cam_model_from_bytes(model: bytes, class_name: str | None, device: str,
     """`open_cam_model` for a model sent as bytes (a remote node has no copy of the file)."""
     import tempfile
 
-    from artkit.detection import open_cam_model
+    from artkit.detection.pipeline import open_cam_model
 
     with tempfile.TemporaryDirectory(prefix="artkit-ray-") as folder:
         path = Path(folder) / "model.onnx"
@@ -304,7 +304,7 @@ def _cam_model_from_bytes(model: bytes, class_name: str | None, device: str,
 
 def _photos(columns: dict[str, np.ndarray], paths: Sequence[Path]) -> tuple[list, list]:
     from artkit.contracts import Detections
-    from artkit.detection import Photo
+    from artkit.detection.pipeline import Photo
 
     photos, failures = [], []
     for row, index in enumerate(int(i) for i in columns["index"]):
@@ -333,7 +333,7 @@ def ray_detect_photos(paths: Sequence[Path], method: Any, thresholds: Sequence[f
                       device: str = "cpu", address: str | None = None,
                       keep_images: bool = False, num_cpus: int | None = None
                       ) -> Iterator[tuple[list, list[Failure]]]:
-    """What :func:`artkit.detection.detect_photos` yields, computed by Ray actors.
+    """What :func:`artkit.detection.pipeline.detect_photos` yields, computed by Ray actors.
 
     `model` is the driver's opened CAM model (its file and class are sent to the actors);
     `keep_images` brings the working copies and CAMs back (for overlays)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from artkit.model_card import ModelCard
+from artkit.formats.model_card import ModelCard
 from artkit.runtime.pipeline import Batch, Failure, iter_batches, stack_float32
 from artkit.runtime.preprocess import loader_for
 

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from artkit.atomic import atomic_path
 from artkit.errors import ArtkitError
-from artkit.io import atomic_path
 from artkit.runtime.prediction import Prediction
 
 FIXED_COLUMNS = ["path", "status", "error", "prediction"]

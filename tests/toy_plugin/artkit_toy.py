@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from artkit import hookimpl
+from artkit.atomic import atomic_path
 from artkit.contracts import OptionSpec, TrainContext
 from artkit.data.decode import decode_image
-from artkit.io import atomic_path
-from artkit.runs import Run
+from artkit.training.runs import Run
 
 
 def colour_histogram(path: Path, bins: int) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Metric helpers every evaluator shares: bootstrap intervals and per-sample F-beta."""
