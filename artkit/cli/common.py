@@ -22,7 +22,6 @@ DataOption = Annotated[Path | None, typer.Option(
     "default: the built-in synthetic data set.")]
 FormatOption = Annotated[str | None, typer.Option(
     "--format", help="Force a data set reader by name (see `artkit plugins`).")]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 
 def apply_quiet(quiet: bool) -> None:

@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from artkit.cli.common import QuietOption, apply_quiet, new_app
+from artkit.cli.common import apply_quiet, new_app
+from artkit.cli.options import QuietOption
 from artkit.console import console, print_table, warn
 from artkit.embeddings.ann import ANN_MIN_VECTORS
 from artkit.errors import ArtkitError

@@ -11,10 +11,10 @@ import typer
 from artkit.cli.common import (
     DataOption,
     FormatOption,
-    QuietOption,
     apply_quiet,
     print_report_hint,
 )
+from artkit.cli.options import QuietOption
 from artkit.cli.results import print_eval_result
 from artkit.console import console, print_table
 

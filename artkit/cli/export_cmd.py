@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from artkit.cli.common import QuietOption, apply_quiet, new_app
+from artkit.cli.common import apply_quiet, new_app
+from artkit.cli.options import QuietOption
 from artkit.console import console, print_table
 
 

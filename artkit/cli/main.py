@@ -12,8 +12,9 @@ import sys
 import typer
 
 from artkit import __version__
-from artkit.cli.common import QuietOption, new_app, report_error
+from artkit.cli.common import new_app, report_error
 from artkit.cli.noise import filter_stderr
+from artkit.cli.options import QuietOption
 from artkit.console import set_quiet
 
 COMMAND_MODULES = [

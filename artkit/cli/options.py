@@ -1,17 +1,33 @@
-"""The `--engine` and `--ray-address` options that `predict` and `detect` share.
+"""The options several commands share, each declared once.
 
-``local`` runs the overlapped thread pipeline in this process; ``ray`` runs the same code
-on Ray Data actors (:mod:`artkit.runtime.ray_engine`), on a local Ray instance or on the
-cluster at ``--ray-address``. Both give the same output files in the same order.
+A command takes its default from the API (``batch_size: BatchSizeOption = DEFAULT``, with
+the constant imported from :mod:`artkit.api`), so the CLI never restates a default.
+
+``--engine local`` runs the overlapped thread pipeline in this process; ``ray`` runs the same
+code on Ray Data actors (:mod:`artkit.runtime.ray_engine`), on a local Ray instance or on
+the cluster at ``--ray-address``. Both give the same output files in the same order.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
-Engine = Literal["local", "ray"]
+from artkit.api.engine import Engine
+from artkit.runtime.session import Device
+
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+DeviceOption = Annotated[Device, typer.Option(
+    "--device", help="onnxruntime provider: auto uses a GPU when the CUDA provider can "
+    "really run, else the CPU.")]
+
+BatchSizeOption = Annotated[int, typer.Option(
+    "--batch-size", "-b", min=1, help="Images per onnxruntime batch.")]
+
+WorkersOption = Annotated[int | None, typer.Option(
+    "--workers", min=1, help="Decoding threads (default: one per CPU).")]
 
 EngineOption = Annotated[Engine, typer.Option(
     "--engine", help="local: threads in this process; ray: Ray Data actors (each with one "

@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 import typer
 
 from artkit.api.model import Prediction
-from artkit.cli.common import QuietOption, apply_quiet, print_report_hint
-from artkit.cli.options import EngineOption, RayAddressOption
+from artkit.cli.common import apply_quiet, print_report_hint
+from artkit.cli.options import EngineOption, QuietOption, RayAddressOption
 from artkit.console import console, info, print_table, warn
 from artkit.errors import ArtkitError
 

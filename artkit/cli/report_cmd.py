@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 import typer
 
-from artkit.cli.common import QuietOption, apply_quiet
+from artkit.cli.common import apply_quiet
+from artkit.cli.options import QuietOption
 from artkit.console import console
 
 

@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 
 import typer
 
-from artkit.cli.common import FormatOption, QuietOption, apply_quiet
+from artkit.cli.common import FormatOption, apply_quiet
+from artkit.cli.options import QuietOption
 from artkit.console import console, print_table
 from artkit.decisions.tuning import DEFAULT_SHRINKAGE
 
