@@ -6,6 +6,7 @@ import inspect
 import os
 import sys
 import traceback
+from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,19 @@ DataOption = Annotated[Path | None, typer.Option(
     "default: the built-in synthetic data set.")]
 FormatOption = Annotated[str | None, typer.Option(
     "--format", help="Force a data set reader by name (see `artkit plugins`).")]
+
+
+class ExitCode(IntEnum):
+    """What an artkit command's exit status says (docs/cli.md#exit-codes)."""
+
+    OK = 0
+    FAILED = 1
+    """Nothing could be done: an error, a named input that does not exist, or a batch in
+    which no input could be processed."""
+    USAGE = 2
+    """Bad options or arguments (Click's own status)."""
+    PARTIAL = 3
+    """With ``--strict``: the batch finished, but some inputs were skipped."""
 
 
 def apply_quiet(quiet: bool) -> None:
