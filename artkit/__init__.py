@@ -31,47 +31,124 @@ one line naming the file and the problem. Plugin authors decorate hooks with
 :data:`hookimpl` (see docs/plugins.md); docs/api.md has the full guide.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+# ruff: noqa: F401 - the TYPE_CHECKING block below re-exports for type checkers only
 
-try:
-    __version__ = version("artkit")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+src"
+from __future__ import annotations
 
-from artkit.api.detect import Detection, detect, evaluate_detections  # noqa: E402
-from artkit.api.embed import (  # noqa: E402
-    build_index,
-    duplicates,
-    embed,
-    read_embeddings,
-    similar,
-    similar_sheet,
-)
-from artkit.api.model import Embedding, Model, Prediction, load  # noqa: E402
-from artkit.api.painting_detector import build_painting_detector  # noqa: E402
-from artkit.api.report import report  # noqa: E402
-from artkit.api.thresholds import ThresholdReport, tune_thresholds  # noqa: E402
-from artkit.api.train import cross_validate, export, get_run, train  # noqa: E402
-from artkit.console import Event  # noqa: E402
-from artkit.contracts import EvalResult  # noqa: E402
-from artkit.decisions.rule import DecisionRule  # noqa: E402
-from artkit.errors import (  # noqa: E402
-    ArtkitError,
-    DataError,
-    ImageDecodeError,
-    PluginError,
-)
-from artkit.export.run_export import ExportResult  # noqa: E402
-from artkit.formats.model_card import ModelCard, NotArtkitModelError  # noqa: E402
-from artkit.formats.run_config import RunConfig  # noqa: E402
-from artkit.hookspecs import hookimpl  # noqa: E402
-from artkit.training.runs import Run  # noqa: E402
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "__version__", "ArtkitError", "DataError", "DecisionRule", "Detection", "Embedding",
-    "EvalResult", "Event", "ExportResult", "ImageDecodeError", "Model", "ModelCard",
-    "NotArtkitModelError", "PluginError", "Prediction", "Run", "RunConfig", "ThresholdReport",
-    "build_index", "build_painting_detector", "cross_validate", "detect", "duplicates", "embed",
-    "evaluate_detections", "export", "get_run", "hookimpl", "load", "read_embeddings", "report",
-    "similar", "similar_sheet", "train", "tune_thresholds",
-]
+from artkit.formats.versioned import ARTKIT_VERSION as __version__
+
+#: Every public name and the module that defines it. `import artkit` loads none of them:
+#: each is imported on first use (PEP 562), so the command line, which needs the version
+#: and its own commands, starts without loading the whole API.
+_EXPORTS: dict[str, str] = {
+    "ArtkitError": "artkit.errors",
+    "DataError": "artkit.errors",
+    "ImageDecodeError": "artkit.errors",
+    "PluginError": "artkit.errors",
+    "DecisionRule": "artkit.decisions.rule",
+    "Detection": "artkit.api.detect",
+    "DetectResult": "artkit.api.detect",
+    "detect": "artkit.api.detect",
+    "evaluate_boxes": "artkit.api.detect",
+    "evaluate_detections": "artkit.api.detect",
+    "build_index": "artkit.api.embed",
+    "duplicates": "artkit.api.embed",
+    "embed": "artkit.api.embed",
+    "read_embeddings": "artkit.api.embed",
+    "similar": "artkit.api.embed",
+    "similar_sheet": "artkit.api.embed",
+    "EmbedSummary": "artkit.api.embed",
+    "SimilarResults": "artkit.api.embed",
+    "Neighbours": "artkit.api.embed",
+    "DuplicateGroups": "artkit.api.embed",
+    "synth": "artkit.api.data",
+    "data_info": "artkit.api.data",
+    "SynthResult": "artkit.api.data",
+    "DataInfo": "artkit.api.data",
+    "benchmark": "artkit.api.benchmark",
+    "BenchmarkResult": "artkit.api.benchmark",
+    "Predictions": "artkit.api.model",
+    "PredictSummary": "artkit.api.model",
+    "Embedding": "artkit.api.model",
+    "Model": "artkit.api.model",
+    "Prediction": "artkit.api.model",
+    "load": "artkit.api.model",
+    "build_painting_detector": "artkit.api.painting_detector",
+    "report": "artkit.api.report",
+    "ThresholdReport": "artkit.api.thresholds",
+    "tune_thresholds": "artkit.api.thresholds",
+    "cross_validate": "artkit.api.train",
+    "export": "artkit.api.train",
+    "get_run": "artkit.api.train",
+    "train": "artkit.api.train",
+    "Event": "artkit.console",
+    "EvalResult": "artkit.contracts",
+    "ExportResult": "artkit.onnx_export.run_export",
+    "ModelCard": "artkit.formats.model_card",
+    "NotArtkitModelError": "artkit.formats.model_card",
+    "RunConfig": "artkit.formats.run_config",
+    "hookimpl": "artkit.hookspecs",
+    "Run": "artkit.training.runs",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'artkit' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
+    from artkit.api.benchmark import BenchmarkResult, benchmark
+    from artkit.api.data import DataInfo, SynthResult, data_info, synth
+    from artkit.api.detect import (
+        Detection,
+        DetectResult,
+        detect,
+        evaluate_boxes,
+        evaluate_detections,
+    )
+    from artkit.api.embed import (
+        DuplicateGroups,
+        EmbedSummary,
+        Neighbours,
+        SimilarResults,
+        build_index,
+        duplicates,
+        embed,
+        read_embeddings,
+        similar,
+        similar_sheet,
+    )
+    from artkit.api.model import (
+        Embedding,
+        Model,
+        Prediction,
+        Predictions,
+        PredictSummary,
+        load,
+    )
+    from artkit.api.painting_detector import build_painting_detector
+    from artkit.api.report import report
+    from artkit.api.thresholds import ThresholdReport, tune_thresholds
+    from artkit.api.train import cross_validate, export, get_run, train
+    from artkit.console import Event
+    from artkit.contracts import EvalResult
+    from artkit.decisions.rule import DecisionRule
+    from artkit.errors import ArtkitError, DataError, ImageDecodeError, PluginError
+    from artkit.formats.model_card import ModelCard, NotArtkitModelError
+    from artkit.formats.run_config import RunConfig
+    from artkit.hookspecs import hookimpl
+    from artkit.onnx_export.run_export import ExportResult
+    from artkit.training.runs import Run

@@ -16,13 +16,19 @@ listening decides what the user sees:
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Literal, TypeVar
 
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions
+from rich.errors import MarkupError
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -33,6 +39,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -180,8 +187,59 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+SEPARATORS = "/" + (os.sep if os.sep != "/" else "")
+
+
+def shorten_left(text: str, width: int) -> str:
+    """`text` in at most `width` terminal cells, cut from the left, at a folder boundary
+    where the rest still fits: ``…/photos/room_0042.jpg``."""
+    if cell_len(text) <= width:
+        return text
+    if width < 1:
+        return ""
+    kept, room = "", width - 1  # one cell for the ellipsis
+    for char in reversed(text):
+        room -= cell_len(char)
+        if room < 0:
+            break
+        kept = char + kept
+    boundary = next((i for i, char in enumerate(kept) if char in SEPARATORS), 0)
+    return "…" + kept[boundary:]
+
+
+class PathCell:
+    """A path in a table cell. Rich cuts a cell that does not fit from the right, which
+    loses the file name; this one is shortened from the left (:func:`shorten_left`) and
+    asks for room for its file name before other columns are squeezed."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __rich_measure__(self, _console: Console, _options: ConsoleOptions) -> Measurement:
+        whole = cell_len(self.path)
+        name = cell_len(re.split(f"[{re.escape(SEPARATORS)}]", self.path)[-1])
+        return Measurement(min(whole, name + 2), whole)  # "…/" and the name
+
+    def __rich_console__(self, _console: Console, options: ConsoleOptions) -> Iterator[Text]:
+        yield Text(shorten_left(self.path, options.max_width), no_wrap=True)
+
+
+def looks_like_path(value: Any) -> bool:
+    """A `Path`, or a string without spaces or markup that holds a path separator."""
+    if isinstance(value, PurePath):
+        return True
+    if not isinstance(value, str) or not any(sep in value for sep in SEPARATORS) \
+            or any(char.isspace() for char in value):
+        return False
+    try:
+        return Text.from_markup(value).plain == value
+    except MarkupError:  # brackets in a file name that are not markup
+        return True
+
+
 def print_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
-    """Print dict rows as a rich table on stdout (numbers right-aligned, floats to 4 places)."""
+    """Print dict rows as a rich table on stdout (numbers right-aligned, floats to 4 places,
+    paths shortened from the left so that file names stay visible)."""
     if not rows:
         console.print(f"[dim]{title}: nothing to show[/dim]")
         return
@@ -191,7 +249,9 @@ def print_table(title: str, rows: list[dict[str, Any]], columns: list[str] | Non
         numeric = all(isinstance(r.get(column), int | float) for r in rows if column in r)
         shown.add_column(column, justify="right" if numeric else "left")
     for row in rows:
-        shown.add_row(*(format_value(row.get(c, "")) for c in columns))
+        values = [row.get(c, "") for c in columns]
+        shown.add_row(*(PathCell(str(v)) if looks_like_path(v) else format_value(v)
+                        for v in values))
     console.print(shown)
 
 

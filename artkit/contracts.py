@@ -8,9 +8,11 @@ Plugins must import heavy libraries (TensorFlow, scikit-learn, ...) inside their
 not at module level: every plugin module is imported to list plugins, and `artkit predict`
 must start without TensorFlow.
 
-Optional capabilities (an attribute or method a plugin may leave out) are listed in the
-docstring of their Protocol and in :data:`OPTIONAL` with the value that stands for "left
-out"; the core reads them only through :func:`capability`, never with ``getattr``.
+Optional capabilities (an attribute or method a plugin may leave out) are declared once, in
+:data:`OPTIONAL`, with the value that stands for "left out"; each Protocol's docstring
+describes its own (a test checks that they agree with :data:`OPTIONAL`, and that
+docs/plugins.md does). The core reads them only through :func:`capability`, never with
+``getattr``.
 """
 
 from __future__ import annotations
@@ -83,18 +85,28 @@ class Predictor(Protocol):
 class ModelPlugin(Protocol):
     """A trainable model: ``artkit train NAME``.
 
-    Optional capabilities (read with :func:`capability`; the default stands for "absent"):
+    Optional capabilities (declared in :data:`OPTIONAL`, read with :func:`capability`; the
+    default stands for "absent"):
 
     - ``default_data: str | None = None``: the built-in synthetic set (a task of
       ``artkit data synth``, e.g. ``"painting-sculpture"``) to train on when neither
       ``--data`` nor ``--task`` is given. None: the model's first task.
-    - ``export_onnx(run: Run, opset: int) -> OnnxGraph``, default None: builds the ONNX graph
-      of a trained run (see :class:`OnnxGraph`). Without it, ``artkit export onnx`` refuses
-      the run, and ``artkit predict`` / ``artkit detect`` cannot use the model.
-    - ``scratch_runs_root(options: dict[str, Any]) -> Path | None``, default None: a folder
+    - ``export_onnx: Callable[[Run, int], OnnxGraph] | None = None``: ``export_onnx(run,
+      opset)`` builds the ONNX graph of a trained run (see :class:`OnnxGraph`). Without it,
+      ``artkit export onnx`` refuses the run, and ``artkit predict`` / ``artkit detect``
+      cannot use the model.
+    - ``export_embedding_onnx: Callable[[Run, int], OnnxGraph] | None = None``: the run's
+      backbone alone, one output ``embedding`` (N, D) (``artkit export onnx --embedding``,
+      for ``artkit embed``, ``similar`` and ``duplicates``). Without it, ``--embedding``
+      refuses the run.
+    - ``scratch_runs_root: Callable[[dict[str, Any]], Path | None] | None = None``: a folder
       to hold this process's run instead of ``runs/`` (None: ``runs/``), given the
       training's options; a non-chief worker of a distributed training returns a temporary
       folder, so that only the chief writes the run.
+    - ``default_cam_rank: int | None = None``: where the model stands among the CAM models
+      ``artkit detect`` falls back on when it gets no ``--model`` and no painting detector
+      is bundled, lowest first: the latest export of the model in ``exported/``, else a
+      fresh export of its latest finished run. None: never used so.
     """
 
     name: str
@@ -173,19 +185,27 @@ class Detections:
     """Optional float32 (n, 4, 2): each painting's four corners (top-left, top-right,
     bottom-right, bottom-left) when the method finds outlines; crops are rectified by them."""
 
+    def __len__(self) -> int:
+        """The number of boxes."""
+        return len(self.scores)
+
 
 @runtime_checkable
 class DetectionMethod(Protocol):
     """A painting-detection method: ``artkit detect --method NAME``.
 
-    Optional capability (read with :func:`capability`):
+    Optional capabilities (declared in :data:`OPTIONAL`, read with :func:`capability`):
 
     - ``needs_classifier: bool = False``: True when the method scores its proposals with
       the model; it then gets the keyword ``classify`` in :meth:`detect` (see there), and
       like ``needs_cam`` it needs a model (``--model``).
     - ``default_threshold: float = 0.0``: the minimum score of a reported painting when
-      the user gives no ``--threshold``; :meth:`detect` returns every scored candidate and
-      the core applies the threshold (candidates below it still go to the COCO json).
+      the user gives none (``min_score``, ``--threshold``); :meth:`detect` returns every
+      scored candidate and the core applies it (candidates below it still go to the COCO
+      json).
+    - ``default_rank: int | None = None``: where the method stands among the methods
+      ``artkit detect`` runs without ``--method``: the lowest-ranked method that can run
+      wins (one that needs a model runs only when there is one). None: never the default.
 
     The ``threshold`` argument of :meth:`detect` is the CAM threshold (a share of the
     map's peak, the CAM paper's rule; ``--cam-threshold``), used by methods with
@@ -240,12 +260,14 @@ OPTIONAL: dict[str, Any] = {
     "export_onnx": None,
     "export_embedding_onnx": None,
     "scratch_runs_root": None,
+    "default_cam_rank": None,
     # DetectionMethod
     "needs_classifier": False,
     "default_threshold": 0.0,
+    "default_rank": None,
 }
-"""Every optional plugin capability and the value that stands for "the plugin has none"
-(documented in the matching Protocol's docstring and in docs/plugins.md)."""
+"""Every optional plugin capability and the value that stands for "the plugin has none":
+the one list (the matching Protocol's docstring and docs/plugins.md describe each entry)."""
 
 
 def capability(plugin: object, name: str) -> Any:

@@ -1,17 +1,23 @@
-"""The plugin contract: one registration hook per plugin kind.
+"""The plugin contract: one registration hook per plugin kind, and one for commands.
 
 A plugin module implements any of these with ``@artkit.hookimpl`` and calls `register` once
 per object it provides. The objects follow the Protocols in :mod:`artkit.contracts`.
 Built-in plugins (the repository's `plugins/` folder, installed as `artkit_plugins`) use
 exactly these hooks and are found through the same ``artkit`` entry-point group as
-third-party packages.
+third-party packages. `register_commands` gets the command line itself, so artkit's own
+commands are added the same way (`artkit.cli.commands`); the core never imports the CLI.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
 
 from artkit.contracts import Register
+
+if TYPE_CHECKING:
+    import typer
 
 hookspec = pluggy.HookspecMarker("artkit")
 hookimpl = pluggy.HookimplMarker("artkit")
@@ -50,3 +56,13 @@ def register_dataset_readers(register: Register) -> None:
 def register_detection_methods(register: Register) -> None:
     """Register painting-detection methods (:class:`~artkit.contracts.DetectionMethod`):
     ``register(method)``. ``artkit detect --method NAME`` picks one."""
+
+
+@hookspec
+def register_commands(cli: typer.Typer) -> None:
+    """Add commands to the ``artkit`` command line: ``cli.command("name")(function)``, or a
+    group of them with ``cli.add_typer(group, name="name")``.
+
+    artkit's own commands are added through this hook too, before any plugin's; a name
+    that is already taken is refused. Import heavy libraries inside the command function:
+    every plugin adds its commands whenever ``artkit`` starts, ``artkit --help`` included."""

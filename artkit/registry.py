@@ -54,6 +54,8 @@ KIND_HOOKS: dict[Kind, str] = {
     Kind.DATASET_READER: "register_dataset_readers",
     Kind.DETECTION_METHOD: "register_detection_methods",
 }
+HOOKS = tuple(name for name in vars(hookspecs) if name.startswith("register_"))
+"""Every hook a plugin may implement: one per kind, and `register_commands`."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ class Registry:
         except pluggy.PluginValidationError as exc:
             self.pm.unregister(name=name)
             raise PluginError(f"plugin '{name}' implements a hook artkit does not have: {exc}",
-                              hint="hooks: " + ", ".join(KIND_HOOKS.values())) from None
+                              hint="hooks: " + ", ".join(HOOKS)) from None
         self._origins[name] = (package, version)
         self._index = None
 

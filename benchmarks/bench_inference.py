@@ -47,8 +47,8 @@ def exported(model, size: int, folder: Path) -> Path:
 def main() -> None:
     import tensorflow as tf
 
-    from artkit.export.quantize import quantize_file
     from artkit.formats.model_card import ModelCard
+    from artkit.onnx_export.quantize import quantize_file
     from artkit.runtime.benchmark import (
         BATCH_SIZES,
         batch_runner,

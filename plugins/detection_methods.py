@@ -10,6 +10,8 @@
   edge density along the outline times the mean CAM inside. A CAM alone lights up part of a
   painting and merges neighbours; outlines alone cannot tell a painting from a door or a
   placard. Boxes lying inside a better box (a canvas inside its own frame) are dropped.
+- ``frames+cnn``: the frame outlines, each cropped and scored by the model's probability of
+  the class (R-CNN's recipe); the default whenever there is a model (``default_rank``).
 """
 
 from __future__ import annotations
@@ -242,6 +244,8 @@ class FramesMethod:
     needs_cam = False
     options = (MIN_AREA, MIN_ASPECT, NMS_IOU, RECTANGULARITY, SCALES)
     default_threshold = FRAMES_THRESHOLD
+    #: Without --method and without a model: the best method that needs none.
+    default_rank = 2
 
     def detect(self, image: np.ndarray, cam: np.ndarray | None, threshold: float,
                **options: Any) -> Detections:
@@ -324,6 +328,8 @@ class FramesCnnMethod:
     needs_classifier = True
     options = (FRAMES_CNN_MIN_AREA, FRAMES_CNN_MIN_ASPECT, NMS_IOU, RECTANGULARITY, SCALES)
     default_threshold = FRAMES_CNN_THRESHOLD
+    #: Without --method, the measured best (docs/detection.md) whenever there is a model.
+    default_rank = 1
     margin = 0.1
     max_proposals = 50
 

@@ -173,7 +173,7 @@ class EmbeddingHeadPlugin:
         options = run.config.options
         network, _ = self._parts(run).embedder(options)
         scores = self.head_layer(self.read_head(run), network.output)
-        model = keras.Model(network.inputs, scores, name=f"{self.name}-model")
+        model = keras.Model(network.input, scores, name=f"{self.name}-model")
         size = int(options["input_size"])
         return keras_onnx_graph(model, (size, size), opset,
                                 preprocessing={"network": f"{self.name}/{options['backbone']}"})

@@ -32,6 +32,9 @@ class VGG19CamModel(KerasModelPlugin):
     cam_capable = True
     #: Without --data it learns paintings vs sculptures, the CAM model `artkit detect` wants.
     default_data = "painting-sculpture"
+    #: The CAM model `artkit detect` falls back on without --model when no painting
+    #: detector is bundled (its latest export, else its latest run exported).
+    default_cam_rank = 1
     model_options = (
         OptionSpec("cut_at", str, "block5_conv3", "Last VGG19 layer kept before the CAM "
                    "head (block5_conv3: 224 px -> 14x14 maps; block4_pool gives the same "

@@ -139,7 +139,7 @@ def exported_tiny_model(data: Path, folder: Path, name: str = "tiny.onnx",
     seconds (its run folder stays under `folder`)."""
     import pytest
 
-    from artkit.export.run_export import export_run
+    from artkit.onnx_export.run_export import export_run
 
     register_tiny_plugin()
     with pytest.MonkeyPatch.context() as patch:

@@ -54,7 +54,7 @@ def test_predict_streams_typed_results_in_input_order(tiny_model: Path,
     np.testing.assert_allclose(np.stack([p.scores for p in ok]), want, atol=1e-5)
     assert [p.label for p in ok] == [model.labels[i] for i in want.argmax(axis=1)]
     row = ok[0].to_dict()
-    assert row["prediction"] == ok[0].label and set(row["scores"]) == set(model.labels)
+    assert row["label"] == ok[0].label and set(row["scores"]) == set(model.labels)
     json.dumps(row)  # plain JSON
     assert ok[0].top[0] == (ok[0].label, pytest.approx(float(want[0].max())))
 
@@ -112,6 +112,27 @@ def test_detect_through_the_api(synth_detection: Path) -> None:
     report = artkit.evaluate_detections(found, truth, synth_detection.parent / "eval", 0.2)
     assert report.n_photos == len(photos) and report.result.metrics["recall50"] > 0.3
     assert found[0].to_dict()["boxes"] == found[0].boxes.round(1).tolist()
+
+
+def test_detect_results_leave_the_api_as_plain_types(synth_detection: Path) -> None:
+    """evaluate_detections takes the annotations file itself; Detections have a length;
+    scores leave as Python floats and paths as pathlib.Path."""
+    gt = synth_detection / "annotations_coco.json"
+    photos = sorted((synth_detection / "images").iterdir())[:4]
+    found = artkit.detect([str(p) for p in photos], method="frames", crops="crops")
+    detections = list(found)
+    assert all(isinstance(d.path, Path) for d in detections)
+    assert all(isinstance(c, Path) for d in detections for c in d.crops)
+    assert [len(d.candidates) for d in detections] == [len(d.candidates.scores)
+                                                        for d in detections]
+    row = detections[0].to_dict()
+    assert row["scores"] and all(type(s) is float for s in row["scores"])
+    for coco in (gt, str(gt)):
+        report = artkit.evaluate_detections(detections, coco, Path("eval"))
+        assert report.n_photos == 4 and type(report.metrics["ap50"]) is float
+        assert all(isinstance(p, Path) for p in report.plots)
+    assert found.paths.boxes is None and found.metrics is None  # no output, no gt: no file
+    assert found.photos == 4 and found.reported == sum(len(d.boxes) for d in detections)
 
 
 def test_train_evaluate_export_tune_without_the_cli(synth_multiclass: Path,

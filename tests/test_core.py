@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -65,3 +66,66 @@ def test_atomic_files_get_ordinary_permissions(tmp_path: Path):
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+class _Flaky:
+    """A test model plugin that scores every image alike, or fails while training when its
+    `fail` option says so (an error, or Ctrl-C)."""
+
+    name = "flaky"
+    description = "Test-only model whose training can fail."
+    tasks = ("multiclass",)
+
+    @property
+    def options(self):
+        from artkit.contracts import OptionSpec
+
+        return [OptionSpec("fail", str, "no", "no, error or interrupt.")]
+
+    def train(self, ctx) -> None:
+        from artkit.errors import ArtkitError
+
+        ctx.run.write_json("half-written.json", {})
+        if ctx.options["fail"] == "error":
+            raise ArtkitError("the training broke", ctx.run.dir)
+        if ctx.options["fail"] == "interrupt":
+            raise KeyboardInterrupt
+
+    def load(self, run):
+        import numpy as np
+
+        n = len(run.config.labels)
+        return SimpleNamespace(predict_paths=lambda paths: np.full((len(paths), n), 1 / n,
+                                                                   np.float32))
+
+
+def test_a_failed_training_is_marked_and_never_the_default_run(synth_multiclass: Path):
+    import json
+
+    from onnx_helpers import register_test_model
+
+    import artkit
+
+    register_test_model(_Flaky(), "tests.test_core")
+    data = synth_multiclass
+    finished = artkit.train("flaky", data=data)
+    with pytest.raises(artkit.ArtkitError, match="the training broke"):
+        artkit.train("flaky", data=data, fail="error")
+    with pytest.raises(KeyboardInterrupt):
+        artkit.train("flaky", data=data, fail="interrupt")
+    failed, interrupted = (artkit.get_run(f"flaky/{n}") for n in (2, 3))
+    assert failed.failure["error"].endswith("the training broke")
+    assert interrupted.failure["interrupted"] is True
+    assert [finished.status, failed.status, interrupted.status] == \
+        ["done", "failed", "interrupted"]
+    with pytest.raises(artkit.ArtkitError, match="it failed: .*the training broke"):
+        failed.result()
+    assert "it failed: " in artkit.report(failed).read_text(encoding="utf-8")
+    assert interrupted.unfinished() == "it was interrupted"
+    # export and evaluate default to the latest *finished* run
+    assert artkit.get_run().dir == finished.dir
+    listed = CliRunner().invoke(app, ["runs", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert {row["run"]: row["status"] for row in json.loads(listed.output)} == {
+        str(finished.dir): "done", str(failed.dir): "failed",
+        str(interrupted.dir): "interrupted"}

@@ -305,6 +305,59 @@ def test_detect_needs_a_model_for_cam_methods(tmp_path: Path, monkeypatch):
     assert json.loads(Path("default.json").read_text())
 
 
+def test_a_missing_input_is_one_line_before_any_work(tmp_path: Path):
+    """A typo in an input: exit 1, one line naming it, no file written; the API raises
+    at the call, before any photo is read."""
+    import artkit
+
+    result = runner.invoke(app, ["detect", "missing/", "--method", "frames", "-o",
+                                 str(tmp_path / "boxes.json")])
+    assert result.exit_code == 1
+    assert "missing" in result.output and "no such file or folder" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not list(tmp_path.glob("boxes*"))
+    with pytest.raises(artkit.ArtkitError, match="missing"):
+        artkit.detect("missing/", method="frames")
+
+
+def test_exit_status_says_whether_photos_were_skipped(tmp_path: Path):
+    """Every photo broken: exit 1 and no boxes file. Some broken: 0, or 3 with --strict."""
+    photos, _ = _photo_folder(tmp_path)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("a.jpg", "b.png"):
+        (broken / name).write_bytes(b"not an image at all")
+    result = runner.invoke(app, ["detect", str(broken), "--method", "frames", "-o",
+                                 "none.json"])
+    assert result.exit_code == 1, result.output
+    assert "none of the 2 photo(s) could be read" in result.output
+    assert "a.jpg" in result.output and not list(Path().glob("none*"))
+    for extra, status in (([], 0), (["--strict"], 3)):
+        result = runner.invoke(app, ["detect", str(photos), "--method", "frames", "-o",
+                                     "some.json", *extra])
+        assert result.exit_code == status, result.output
+        assert "skipped 1 file(s)" in result.output
+        assert len(json.loads(Path("some.json").read_text())) > 0
+
+
+def test_the_reported_score_must_be_a_share(tmp_path: Path):
+    import artkit
+
+    photos, _ = _photo_folder(tmp_path)
+    result = runner.invoke(app, ["detect", str(photos), "--method", "frames",
+                                 "--threshold", "2"])
+    assert result.exit_code == 2 and "--threshold" in result.output
+    assert "less than or equal to 1" in " ".join(result.output.split())
+    assert not Path("boxes.json").exists()
+    # the alias names the same option
+    result = runner.invoke(app, ["detect", str(photos), "--method", "frames",
+                                 "--min-score", "1", "-o", "strict.json"])
+    assert result.exit_code == 0, result.output
+    assert Path("strict.json").is_file() and not Path("strict.csv").read_text().count("\n") - 1
+    with pytest.raises(artkit.ArtkitError, match=r"min_score must be within \[0, 1\]"):
+        artkit.detect(photos, method="frames", min_score=2)
+
+
 def test_the_bundled_detector_finds_paintings_in_synthetic_rooms(tmp_path: Path):
     from artkit.bundled import painting_detector
     from artkit.data.synth import generate
@@ -325,7 +378,8 @@ def test_the_bundled_detector_finds_paintings_in_synthetic_rooms(tmp_path: Path)
     assert metrics["recall50"] >= 0.8 and metrics["corloc"] >= 0.8 and metrics["ap50"] >= 0.6
 
 
-def _red_cam_model(path: Path, with_cams: bool = True) -> Path:
+def _red_cam_model(path: Path, with_cams: bool = True,
+                   labels: tuple[str, ...] = ("painting", "green", "blue")) -> Path:
     """A tiny artkit-exported-like ONNX model whose 'painting' CAM is the red channel,
     pooled 8x8 (red paintings light up) and whose scores are the softmax of the maps' means.
     Built with onnx.helper (no TensorFlow). Without `with_cams`, a classifier only: the
@@ -358,7 +412,7 @@ def _red_cam_model(path: Path, with_cams: bool = True) -> Path:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     ModelCard(model="vgg19-cam" if with_cams else "linear-probe", task="multiclass",
-              labels=["painting", "green", "blue"], input_kind="image",
+              labels=list(labels), input_kind="image",
               input_size=(size, size), outputs=["cams", "scores"] if with_cams else ["scores"],
               exported_at="2026-01-01T00:00:00+00:00").embed(model)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -417,6 +471,21 @@ def test_frames_cnn_ranks_with_any_classifier_and_cam_methods_say_what_is_missin
                                   "--method", "cam"])
     assert refused.exit_code == 1 and "no 'cams' output" in refused.output
     assert "Traceback" not in refused.output
+    # a classifier without the class that finds paintings says so, and lists its classes
+    other = runner.invoke(app, ["detect", str(photos), "--model", str(model), "--class",
+                                "sculpture"])
+    assert other.exit_code == 1, other.output
+    assert "has no class 'sculpture' (its classes: painting, green, blue)" in other.output
+
+
+def test_a_model_without_a_painting_class_names_painting(tmp_path: Path):
+    photos, _ = _photo_folder(tmp_path, red=True)
+    path = _red_cam_model(tmp_path / "colours.onnx", with_cams=False,
+                          labels=("red", "green", "blue"))
+    result = runner.invoke(app, ["detect", str(photos), "--model", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "has no class 'painting' (its classes: red, green, blue)" in result.output
+    assert "None" not in result.output and not Path("boxes.json").exists()
 
 
 @pytest.mark.parametrize("proposals", [None, "frames"])
@@ -444,11 +513,11 @@ def test_threshold_and_max_det_choose_the_reported_paintings(tmp_path: Path):
 
     photos, _ = _photo_folder(tmp_path, red=True)
     model = _red_cam_model(tmp_path / "tiny.onnx")
-    every = [d for d in artkit.detect(photos, model=model, method="frames+cnn", threshold=0)
+    every = [d for d in artkit.detect(photos, model=model, method="frames+cnn", min_score=0)
              if d.ok]
     strict = [d for d in artkit.detect(photos, model=model, method="frames+cnn",
-                                       threshold=0.5) if d.ok]
-    one = [d for d in artkit.detect(photos, model=model, method="frames+cnn", threshold=0,
+                                       min_score=0.5) if d.ok]
+    one = [d for d in artkit.detect(photos, model=model, method="frames+cnn", min_score=0,
                                     max_det=1) if d.ok]
     for low, high, top in zip(every, strict, one, strict=True):
         # threshold 0 reports every candidate, best first; the json keeps them all anyway

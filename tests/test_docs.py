@@ -13,10 +13,13 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 def test_every_hook_is_documented_with_its_docstring():
     text = (DOCS / "plugins.md").read_text()
-    for name, func in vars(hookspecs).items():
-        if name.startswith("register_"):
-            assert f"### `{name}(register)`" in text
-            assert inspect.getdoc(func) in text
+    hooks = {name: func for name, func in vars(hookspecs).items()
+             if name.startswith("register_")}
+    assert "register_commands" in hooks
+    for name, func in hooks.items():
+        params = ", ".join(inspect.signature(func).parameters)
+        assert f"### `{name}({params})`" in text
+        assert inspect.getdoc(func) in text
 
 
 def test_the_worked_example_is_the_tested_toy_plugin():

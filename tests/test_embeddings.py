@@ -169,7 +169,7 @@ def test_index_and_similar_from_the_command_line(backbone: Path, synth_multiclas
     for result, query in zip(results, (0, 5), strict=True):
         sims = stored.vectors @ stored.vectors[query]
         sims[query] = -np.inf  # the query itself is in the index: left out
-        want = [stored.paths[j] for j in np.argsort(-sims, kind="stable")[:4]]
+        want = [Path(stored.paths[j]) for j in np.argsort(-sims, kind="stable")[:4]]
         assert [p for p, _ in result.neighbours] == want
     # --ann adds the search graph to the finished index without embedding again; on 30
     # photos the graph search is exact, so `similar` gives the same neighbours
@@ -266,3 +266,35 @@ def test_duplicates_groups_transformed_copies_and_only_them(backbone: Path, tmp_
         rows = list(csv.DictReader(handle))
     assert {r["group"] for r in rows} == {"1", "2", "3"} and len(rows) == 15
     assert len(list(out.glob("group-*.png"))) == 3
+
+
+def test_missing_inputs_are_one_line_and_leave_no_file(backbone: Path, synth_multiclass: Path,
+                                                       tmp_path: Path):
+    from artkit.cli.main import build_app
+
+    app, runner = build_app(), CliRunner()
+    photo = sorted(synth_multiclass.rglob("*.jpg"))[0]
+    index = tmp_path / "index.npz"
+    artkit.build_index([photo], backbone, index)
+    commands = {
+        "embed": (["embed", "missing/", "-m", str(backbone), "-o", str(tmp_path / "e.npz")],
+                  tmp_path / "e.npz"),
+        "similar": (["similar", str(photo), "missing/", "--index", str(index), "-o",
+                     str(tmp_path / "s.json")], tmp_path / "s.json"),
+        "duplicates": (["duplicates", "missing/", "-m", str(backbone), "-o",
+                        str(tmp_path / "dups")], tmp_path / "dups"),
+    }
+    for name, (args, output) in commands.items():
+        done = runner.invoke(app, args)
+        assert done.exit_code == 1, name
+        assert "missing/: no such file or folder" in " ".join(done.output.split()), name
+        assert "Traceback" not in done.output and not output.exists(), name
+        assert not list(tmp_path.glob("e.npz*")), name  # no lock, no partial shards
+    with pytest.raises(artkit.ArtkitError, match="missing/: no such file or folder"):
+        artkit.embed(["missing/"], backbone, tmp_path / "e.npz")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.jpg").write_bytes(b"not a jpeg")
+    done = runner.invoke(app, ["embed", str(broken), "-m", str(backbone), "-o",
+                               str(tmp_path / "b.npz")])
+    assert done.exit_code == 1 and "0 images embedded" in done.output  # nothing embedded

@@ -4,6 +4,9 @@ Keras-vs-onnxruntime agreement for every model plugin that can export."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -161,7 +164,7 @@ def test_int8_default_name_is_the_int8_model(tiny_run, tmp_path: Path) -> None:
 
 def test_failed_quantization_writes_neither_file(tiny_run, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from artkit.export import quantize
+    from artkit.onnx_export import quantize
 
     def broken(*args, **kwargs):
         raise KeyboardInterrupt
@@ -304,3 +307,38 @@ def test_every_model_plugin_exports_and_agrees(model_name: str, synth_multiclass
     got = np.array([[r["scores"][label] for label in card.labels] for r in rows])
     want = plugin.load(run).predict_paths(paths)
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+QUIET_EXPORTS = """
+import sys
+
+import artkit
+from artkit import registry
+
+registry.get_registry()  # what every call does first: load the plugins
+import tensorflow  # its start-up lines (C++, before absl::InitializeLog) precede any setting
+
+print("--- exports ---", file=sys.stderr, flush=True)
+run, out = sys.argv[1], sys.argv[2]
+artkit.export(run, f"{out}/embedding.onnx", embedding=True, check_images=4)
+artkit.export(run, f"{out}/model.onnx", check_images=4)
+"""
+
+
+@pytest.mark.slow
+def test_the_api_exports_without_a_word(synth_multiclass: Path, tmp_path: Path) -> None:
+    """Nothing on stdout or stderr from API exports: no Keras warning naming site-packages,
+    no TensorFlow or absl log line. In a fresh process, so that TensorFlow starts as an
+    artkit user's would, not with whatever settings this test process gave it."""
+    import artkit
+
+    run = artkit.train("linear-probe", data=synth_multiclass, weights="none", alpha=0.25,
+                       input_size=32, stages=1)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "ARTKIT_DEBUG")}
+    done = subprocess.run([sys.executable, "-c", QUIET_EXPORTS, str(run.dir), str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.split("--- exports ---\n", 1)[1] == ""
+    assert (tmp_path / "embedding.onnx").is_file() and (tmp_path / "model.onnx").is_file()

@@ -281,6 +281,31 @@ def test_missing_weights_file(synth_multiclass: Path, tmp_path: Path) -> None:
     assert code == 1 and "weights file not found" in output
 
 
+@pytest.mark.parametrize("model", ["mobilenet", "linear-probe"])
+def test_weights_made_for_another_alpha_say_which(model: str, synth_multiclass: Path,
+                                                  tmp_path: Path) -> None:
+    """MobileNet weights of width 0.25 with the default --alpha 1: one line naming the file
+    and the alpha it was made for; the failed run is marked so; --alpha 0.25 loads them."""
+    import keras
+
+    from artkit.training.runs import Run
+    from artkit_plugins.lib.keras_base.networks import application_base, unit_range_input
+
+    weights = tmp_path / "mobilenet-quarter.weights.h5"
+    keras.applications.MobileNet(alpha=0.25, weights=None, include_top=False,
+                                 input_shape=(32, 32, 3)).save_weights(weights)
+    code, output = train([model, "--data", str(synth_multiclass), "--input-size", "32",
+                          "--weights", str(weights)])
+    assert code == 1 and "Traceback" not in output
+    assert (f"{weights}: these weights were made for MobileNet with alpha 0.25, not 1 "
+            "(add --alpha 0.25)") in output
+    assert Run(only_run(model)).status == "failed"
+    _, x = unit_range_input(32)
+    base = application_base(keras.applications.MobileNet, "MobileNet", x, 32, str(weights),
+                            False, alpha=0.25)
+    assert base.get_layer("conv1").kernel.shape == (3, 3, 3, 8)
+
+
 # -- building blocks ------------------------------------------------------------------------
 def test_pipeline_decodes_like_artkit_and_skips_broken(synth_multiclass: Path,
                                                         tmp_path: Path) -> None:
@@ -299,6 +324,13 @@ def test_pipeline_decodes_like_artkit_and_skips_broken(synth_multiclass: Path,
     np.testing.assert_array_equal(batch.numpy(), want.astype(np.float32))
     np.testing.assert_array_equal(got_targets.numpy(), targets[[0, 2, 3]])
     assert list(skipped.reasons) == [str(broken)] and weights.numpy().tolist() == [1, 1, 1]
+    # training keeps it, blank and weightless, so Keras knows how many batches there are
+    training = make_dataset([images[0], broken, images[1], images[2]], targets, 24, 8,
+                            shuffle_seed=0, skipped=SkippedImages())
+    assert int(training.cardinality()) == 1
+    (batch, _, weights), = list(training)
+    assert sorted(weights.numpy().tolist()) == [0, 1, 1, 1]
+    assert not batch.numpy()[weights.numpy() == 0].any()
 
 
 def test_balance_plan_raises_every_class() -> None:
@@ -358,3 +390,44 @@ def test_sample_f2_metric_matches_sklearn() -> None:
     metric.update_state(truth[20:], scores[20:])
     want = fbeta_score(truth, scores >= 0.5, beta=2, average="samples", zero_division=0)
     assert float(metric.result()) == pytest.approx(want, abs=1e-6)
+
+
+def test_training_top_k_is_that_of_the_scores(tmp_path: Path) -> None:
+    """history.csv's top1, top5 and loss are those of the network's own scores on the
+    epoch's images (scikit-learn on the same predictions): Keras once ran a step past the
+    end of the training stream and scaled them by steps / (steps + 1)."""
+    import keras
+    from PIL import Image
+    from sklearn.metrics import log_loss, top_k_accuracy_score
+
+    from artkit_plugins.lib.keras_base.metrics import compile_model
+    from artkit_plugins.lib.keras_base.pipeline import make_dataset
+    from artkit_plugins.lib.keras_base.trainer import fit, one_hot
+
+    rng = np.random.default_rng(0)
+    n, size, batch, classes = 24, 8, 8, 6
+    paths = [tmp_path / f"{i}.png" for i in range(n)]
+    for path in paths:
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), np.uint8)).save(path)
+    truth = rng.integers(0, classes, n)
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((size, size, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(classes, activation="softmax")(pooled))
+    # learning rate 0: the weights, hence the scores, stay those of the first step
+    compile_model(model, "multiclass", classes, {"lr": 0.0, "beta1": 0.9, "beta2": 0.999,
+                                                 "eps": 1e-7})
+    data = make_dataset(paths, one_hot(truth, "multiclass", classes), size, batch,
+                        shuffle_seed=0)
+    recorded = keras.callbacks.History()
+    fit(model, data, None, epochs=2, initial_epoch=0, callbacks=[recorded])
+    from artkit.data.decode import load_resized
+
+    images = np.stack([load_resized(p, (size, size))[0] for p in paths]).astype(np.float32)
+    scores = np.asarray(model(images))
+    want = {"top1": top_k_accuracy_score(truth, scores, k=1, labels=range(classes)),
+            "top5": top_k_accuracy_score(truth, scores, k=5, labels=range(classes)),
+            "loss": log_loss(truth, scores, labels=range(classes))}
+    assert 0 < want["top1"] < want["top5"] < 1  # the comparison can tell a scaling apart
+    for name, value in want.items():
+        assert recorded.history[name] == pytest.approx([value, value], abs=1e-5), name

@@ -102,13 +102,50 @@ def test_broken_plugin_warns_by_name_and_the_rest_still_works(site, capsys):
     assert "broken" in capsys.readouterr().err
 
 
-def test_misspelt_hook_fails_loudly(site):
+def test_a_plugin_adds_a_command_only_when_it_is_enabled(site, tmp_path, monkeypatch):
+    from PIL import Image
+
+    shutil.copy(TOY_SOURCE, site / "artkit_toy.py")
+    make_distribution(site, "artkit-toy", "0.3", {"toy": "artkit_toy"}, {})
+    red = tmp_path / "red.png"
+    Image.new("RGB", (8, 8), (250, 10, 10)).save(red)
+
+    result = invoke("toy-colours", str(red), "--bins", "4")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{red}\tbin (3, 0, 0)\t1.00\n"
+    listed = invoke("--help").output
+    assert "toy-colours" in listed
+    assert listed.index("plugins") < listed.index("toy-colours")  # artkit's own come first
+
+    monkeypatch.setenv("ARTKIT_PLUGINS", "")
+    registry.reset_registry()
+    absent = invoke("toy-colours", str(red))
+    assert absent.exit_code == 2 and "No such command 'toy-colours'" in absent.output
+    assert "toy-colours" not in invoke("--help").output
+
+
+def test_a_plugin_cannot_take_a_built_in_command_name(site):
+    source = ("from artkit import hookimpl\n\n"
+              "@hookimpl\ndef register_commands(cli):\n"
+              "    cli.command('predict')(lambda: None)\n")
+    make_distribution(site, "artkit-clash", "1.0", {"clash": "artkit_clash"},
+                      {"artkit_clash": source})
+    env = dict(os.environ, PYTHONPATH=str(site))
+    done = subprocess.run([sys.executable, "-m", "artkit", "--help"], capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 1 and done.stdout == ""
+    assert "command(s) predict added twice" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("hook", ["register_modelz(register)", "register_command(cli)"])
+def test_misspelt_hook_fails_loudly(site, hook):
     source = ("from artkit.hookspecs import hookimpl\n\n"
-              "@hookimpl\ndef register_modelz(register):\n    pass\n")
+              f"@hookimpl\ndef {hook}:\n    pass\n")
     make_distribution(site, "artkit-typo", "1.0", {"typo": "artkit_typo"},
                       {"artkit_typo": source})
     loaded = registry.get_registry()
-    assert "register_modelz" in loaded.failed["typo"]
+    assert hook.partition("(")[0] in loaded.failed["typo"]
     assert not loaded.pm.has_plugin("typo")
 
 
@@ -190,3 +227,45 @@ def test_optional_capabilities_have_declared_defaults():
     assert capability(object(), "default_data") is OPTIONAL["default_data"] is None
     with pytest.raises(PluginError, match="'needs_gpu' is not a declared optional"):
         capability(frames, "needs_gpu")
+
+
+def test_protocol_docstrings_describe_exactly_the_optional_capabilities():
+    """OPTIONAL is the one list: each Protocol's docstring describes its own entries,
+    ``name: type = default``, with the declared default; together, every entry once."""
+    import re
+
+    from artkit import contracts
+
+    described: dict[str, str] = {}
+    for protocol in (contracts.ModelPlugin, contracts.FeatureExtractor, contracts.Evaluator,
+                     contracts.DatasetReader, contracts.DetectionMethod):
+        text = protocol.__doc__ or ""
+        for name, default in re.findall(r"^\s*- ``(\w+): [^`]+ = ([^`]+)``", text, re.M):
+            assert name not in described, f"{name} described twice"
+            described[name] = default
+    assert sorted(described) == sorted(contracts.OPTIONAL)
+    for name, default in contracts.OPTIONAL.items():
+        assert described[name] == repr(default), name
+
+
+def test_which_method_and_model_detect_defaults_to_come_from_the_plugins(monkeypatch):
+    """No name is written into the core: the detection methods' `default_rank` and the
+    model plugins' `default_cam_rank` decide."""
+    from artkit.api.detect import default_method
+    from artkit.detection.pipeline import fallback_cam_models
+
+    assert default_method(has_model=True) == "frames+cnn"
+    assert default_method(has_model=False) == "frames"
+    assert fallback_cam_models() == ["vgg19-cam"]
+    cam = registry.get(registry.Kind.DETECTION_METHOD, "cam")
+    monkeypatch.setattr(cam, "default_rank", 0, raising=False)
+    assert default_method(has_model=True) == "cam"
+    assert default_method(has_model=False) == "frames"  # cam needs a model
+    mobilenet = registry.get(registry.Kind.MODEL, "mobilenet")
+    monkeypatch.setattr(mobilenet, "default_cam_rank", 0, raising=False)
+    assert fallback_cam_models() == ["mobilenet", "vgg19-cam"]
+    for name in ("frames", "frames+cnn"):
+        monkeypatch.setattr(registry.get(registry.Kind.DETECTION_METHOD, name),
+                            "default_rank", None)
+    with pytest.raises(Exception, match="declares a default_rank"):
+        default_method(has_model=False)

@@ -16,6 +16,7 @@ import pytest
 from onnx_helpers import SIZE, exported_tiny_model
 from typer.testing import CliRunner
 
+from artkit.cli.common import ExitCode
 from artkit.cli.main import app
 from artkit.decisions.rule import DecisionRule
 
@@ -90,13 +91,13 @@ def test_folder_with_broken_files_to_csv(multiclass_model: Path, photos: Path) -
     scores = np.array([[float(r[x]) for x in labels] for r in good])
     want = _ort_scores(multiclass_model, [Path(r["path"]) for r in good])
     np.testing.assert_allclose(scores, want, atol=1e-5)
-    assert [r["prediction"] for r in good] == [labels[i] for i in want.argmax(axis=1)]
+    assert [r["labels"] for r in good] == [labels[i] for i in want.argmax(axis=1)]
     flat = " ".join(result.output.split())  # rich wraps long lines
     assert "3 failed" in flat and "empty.png: empty file" in flat
 
     strict = runner.invoke(app, ["predict", str(photos), "-m", str(multiclass_model),
                                  "--strict", "--quiet"])
-    assert strict.exit_code == 1
+    assert strict.exit_code == ExitCode.PARTIAL == 3
 
 
 def test_json_and_jsonl_keep_the_input_order(multiclass_model: Path, photos: Path) -> None:
@@ -105,8 +106,10 @@ def test_json_and_jsonl_keep_the_input_order(multiclass_model: Path, photos: Pat
     labels = ModelCard.read(multiclass_model).labels
     listing = photos / "list.txt"
     listing.write_text("# chosen files\nsub/img3.jpg\n\nimg0.jpg\nempty.png\n")
+    tail = photos.parent / "tail.txt"  # a listed path that does not exist: a skipped row
+    tail.write_text("photos/missing.jpg\n")
     inputs = [str(photos / "sub" / "img1.jpg"), str(listing), str(photos / "img*.jpg"),
-              str(photos / "missing.jpg")]
+              str(tail)]
     expected = [photos / "sub" / "img1.jpg", photos / "sub" / "img3.jpg", photos / "img0.jpg",
                 photos / "empty.png", photos / "img0.jpg", photos / "img2.jpg",
                 photos / "img4.jpg", photos / "img6.jpg", photos / "missing.jpg"]
@@ -175,7 +178,7 @@ def test_multilabel_uses_stored_thresholds_and_overrides(multilabel_model: Path,
         result = runner.invoke(app, ["predict", str(folder), "-m", str(multilabel_model),
                                      "-o", str(out), *extra])
         assert result.exit_code == 0, result.output
-        return [set(json.loads(x)["prediction"]) for x in out.read_text().splitlines()]
+        return [set(json.loads(x)["labels"]) for x in out.read_text().splitlines()]
 
     def expected(thresholds, **kwargs) -> list[set[str]]:
         on = DecisionRule(thresholds, **kwargs).apply(scores)
@@ -276,7 +279,7 @@ def test_session_device_choice() -> None:
 def test_benchmark_measures_the_exported_file(multiclass_model: Path, tmp_path: Path) -> None:
     import onnx
 
-    from artkit.export.run_export import float_path
+    from artkit.onnx_export.run_export import float_path
 
     shutil.copy(multiclass_model, tmp_path / "m.onnx")  # stands in for an int8 export
     shutil.copy(multiclass_model, float_path(tmp_path / "m.onnx"))
@@ -296,3 +299,114 @@ def test_benchmark_measures_the_exported_file(multiclass_model: Path, tmp_path: 
     assert 20 < rows["peak RSS MB, predict on 8 files"] < 4000
     assert rows["int8 / float file size"] == 1.0
     assert onnx.load(str(tmp_path / "m.onnx")).graph.input[0].name == "images"
+
+
+def test_a_missing_input_is_one_line_before_any_work(multiclass_model: Path, photos: Path,
+                                                     tmp_path: Path) -> None:
+    import artkit
+
+    out = tmp_path / "never.csv"
+    result = runner.invoke(app, ["predict", str(photos), "missing/", "-m",
+                                 str(multiclass_model), "-o", str(out)])
+    assert result.exit_code == ExitCode.FAILED
+    assert _one_message(result.output) and "missing/: no such file or folder" in \
+        " ".join(result.output.split())
+    assert not out.exists() and not out.with_name("never.csv.lock").exists()
+    model = artkit.load(multiclass_model)
+    with pytest.raises(artkit.ArtkitError, match="missing/: no such file or folder"):
+        model.predict("missing/", output=out)  # raised by the call, not the first row
+    assert not out.exists()
+    # a pattern that matches nothing: nothing to do, and still no file
+    result = runner.invoke(app, ["predict", str(tmp_path / "none*.jpg"), "-m",
+                                 str(multiclass_model), "-o", str(out)])
+    assert result.exit_code == ExitCode.FAILED and "no images found" in result.output
+    assert not out.exists()
+
+
+def test_exit_status_says_what_happened(multiclass_model: Path, photos: Path,
+                                        tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("corrupt.jpg", "empty.png", "notes.jpg"):
+        shutil.copy(photos / name, broken / name)
+    out = tmp_path / "broken.jsonl"
+    for extra in ([], ["--strict"]):  # nothing scored: FAILED, strict or not
+        result = runner.invoke(app, ["predict", str(broken), "-m", str(multiclass_model),
+                                     "-o", str(out), *extra])
+        assert result.exit_code == ExitCode.FAILED, result.output
+        flat = " ".join(result.output.split())
+        assert "0 images scored" in flat and "3 failed" in flat and "empty.png: empty" in flat
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert [r["status"] for r in rows] == ["error"] * 3  # the file lists them
+    partial = ["predict", str(photos), "-m", str(multiclass_model), "--quiet"]
+    assert runner.invoke(app, partial).exit_code == ExitCode.OK
+    assert runner.invoke(app, [*partial, "--strict"]).exit_code == ExitCode.PARTIAL
+    whole = ["predict", str(photos / "img0.jpg"), "-m", str(multiclass_model), "--strict"]
+    assert runner.invoke(app, whole).exit_code == ExitCode.OK
+
+
+def test_the_api_writes_the_file_and_sums_up(multiclass_model: Path, photos: Path,
+                                             tmp_path: Path) -> None:
+    import artkit
+
+    model = artkit.load(multiclass_model)
+    out = tmp_path / "api.json"
+    predictions = model.predict(photos, output=out, batch_size=3)
+    assert not out.exists()  # nothing runs, nothing is opened, before the first row
+    rows = list(predictions)
+    done = predictions.summary
+    assert done.finished and done.path == out and isinstance(done.path, Path)
+    assert done.scored == 7 and [p.path.name for p in done.failed] == \
+        ["corrupt.jpg", "empty.png", "notes.jpg"] and done.seconds > 0
+    document = json.loads(out.read_text())
+    assert {k: document[k] for k in ("model", "artkit_model", "task", "labels")} == {
+        "model": str(multiclass_model), "artkit_model": "tiny-cnn", "task": "multiclass",
+        "labels": model.labels}
+    assert document["results"] == [p.to_dict() for p in rows]
+    assert all(type(v) is float for r in document["results"] if r["status"] == "ok"
+               for v in r["scores"].values())
+    # resumed: nothing left to score, nothing rewritten
+    again = model.predict(photos, output=out, resume=True)
+    assert list(again) == [] and again.summary.resumed == 10
+    assert json.loads(out.read_text()) == document
+    with pytest.raises(artkit.ArtkitError, match="resume needs an output"):
+        model.predict(photos, resume=True)
+    with pytest.raises(artkit.ArtkitError, match="unknown output format"):
+        model.predict(photos, output=tmp_path / "p.txt")
+
+
+def test_stopping_early_keeps_the_rows_written(multiclass_model: Path, photos: Path,
+                                               tmp_path: Path) -> None:
+    import artkit
+
+    out = tmp_path / "stopped.csv"
+    predictions = artkit.load(multiclass_model).predict(photos, output=out, batch_size=2)
+    with predictions:
+        first = next(predictions)
+    assert not predictions.summary.finished
+    assert not out.with_name("stopped.csv.lock").exists()  # the lock is released
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("path,status,error,labels,") and len(lines) == 3
+    assert lines[1].startswith(f"{first.path},")
+
+
+def test_files_written_before_the_labels_rename_still_read_and_resume(
+        multiclass_model: Path, photos: Path, tmp_path: Path) -> None:
+    """`prediction` was the key and the csv column of the labels given."""
+    from artkit.reports.predictions_report import read_predictions
+
+    current = tmp_path / "now.csv"
+    assert runner.invoke(app, ["predict", str(photos), "-m", str(multiclass_model),
+                               "-o", str(current)]).exit_code == 0
+    old = tmp_path / "old.csv"
+    lines = current.read_text().splitlines(keepends=True)
+    old.write_text(lines[0].replace(",labels,", ",prediction,", 1) + "".join(lines[1:4]))
+    assert read_predictions(old).rows == read_predictions(current).rows[:3]
+    assert runner.invoke(app, ["predict", str(photos), "-m", str(multiclass_model),
+                               "-o", str(old), "--resume"]).exit_code == 0
+    assert old.read_text().splitlines()[1:] == current.read_text().splitlines()[1:]
+    jsonl = tmp_path / "old.jsonl"
+    jsonl.write_text(json.dumps({"path": "a.jpg", "status": "ok", "prediction": ["x", "y"],
+                                 "scores": {"x": 0.9, "y": 0.8}}) + "\n")
+    (row,) = read_predictions(jsonl).rows
+    assert row.labels == ["x", "y"] and row.listed

@@ -37,7 +37,7 @@ def local_ray():
 def cam_model(synth_multiclass: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny exported network with scores and a 'cams' output."""
     pytest.importorskip("tf2onnx")
-    from artkit.export.run_export import export_run
+    from artkit.onnx_export.run_export import export_run
 
     register_tiny_plugin()
     folder = tmp_path_factory.mktemp("ray-model")

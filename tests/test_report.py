@@ -245,6 +245,21 @@ def test_a_run_without_saved_scores_is_scored_with_its_model(tagger_run, tmp_pat
         len(payload(tagger_run.path("report.html"), "mistakes")["items"])
 
 
+def test_the_api_writes_the_run_folder_the_cli_does(bow_run, synth_multiclass):
+    """`artkit train` adds no file to a run folder that `artkit.train` does not write, so
+    the report of a run trained from Python is the page of one trained on the command line."""
+    run = artkit.train("bow-svm", data=synth_multiclass, name="r", **BOW)
+
+    def files(trained: Run) -> list[str]:
+        return sorted(str(p.relative_to(trained.dir)) for p in trained.dir.rglob("*")
+                      if p.is_file() and not p.name.startswith("report"))
+
+    assert files(run) == files(bow_run)
+    assert run.result().metrics == bow_run.result().metrics
+    assert payload(artkit.report(run), "mistakes") == \
+        payload(artkit.report(bow_run, bow_run.path("report-cli.html")), "mistakes")
+
+
 def test_an_unfinished_run_shows_what_it_has(bow_run, tmp_path):
     folder = tmp_path / "unfinished"
     folder.mkdir()

@@ -264,7 +264,7 @@ def test_onnx_tuning_evaluation_and_predict_agree(synth_multilabel, tmp_path):
     column = {name: j for j, name in enumerate(dataset.labels)}
     from_predict = np.zeros_like(decided)
     for i, row in enumerate(rows):
-        from_predict[i, [column[name] for name in row["prediction"]]] = True
+        from_predict[i, [column[name] for name in row["labels"]]] = True
     np.testing.assert_array_equal(from_predict, decided)
 
 

@@ -2,21 +2,33 @@
 (cosine search in such a file, the index: exact, or through the HNSW graph beside a large
 index) and `artkit.duplicates` (groups of near-duplicate photos). The model is an
 embedding model, ``artkit export onnx --embedding``.
+
+Every file these make (embedding file, index and its graph, the neighbours' JSON and
+contact sheet, the duplicates csv and sheets) is written here, and each call returns the
+paths it wrote: the CLI only prints them.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
-from artkit.api.model import Embedding, Inputs, Model, load
-from artkit.console import ProgressCallback, info, reporting
+from artkit.api.model import (
+    BATCH_SIZE,
+    Embedding,
+    Inputs,
+    Model,
+    as_stream,
+    load,
+    named_inputs,
+)
+from artkit.console import ProgressCallback, info, reporting, warn
 from artkit.embeddings.ann import (
     build_graph,
     graph_path,
@@ -34,11 +46,15 @@ from artkit.embeddings.vectors import (
 )
 from artkit.embeddings.vectors import top_k as exact_top_k
 from artkit.errors import ArtkitError
-from artkit.runtime.inputs import InputStream
 
 #: Cosine similarity above which two photos are near-duplicates (chosen on held-out AIC
 #: copies, docs/embeddings.md).
 DUPLICATE_THRESHOLD = 0.77
+#: Neighbours :func:`similar` gives each query by default.
+SIMILAR_TOP_K = 5
+#: The side in pixels of one photo in a contact sheet.
+SHEET_SIDE = 128
+DUPLICATES_CSV = "duplicates.csv"
 ModelLike = str | Path | Model
 
 
@@ -65,36 +81,40 @@ def _absolute_paths(stored: EmbeddingSet) -> list[str]:
 
 @dataclass
 class EmbedSummary:
-    """What :func:`embed` did: the file, the images embedded now, those that failed now,
-    and those a resumed file already held."""
+    """What :func:`embed` (or :func:`build_index`) did: the file, the images embedded now,
+    those that failed now, those a resumed file already held, and the HNSW graph written
+    beside an index (None without one)."""
 
     path: Path
     embedded: int
     failed: list[Embedding]
     resumed: int
     seconds: float
+    graph: Path | None = None
 
 
 def embed(inputs: Inputs, model: ModelLike, output: str | Path, *, resume: bool = False,
-          batch_size: int = 32, workers: int | None = None, device: str = "auto",
+          batch_size: int = BATCH_SIZE, workers: int | None = None, device: str = "auto",
           progress: bool | ProgressCallback | None = None) -> EmbedSummary:
     """Embed every input image into the ``.npz`` file `output` (paths, L2-normalised
     float32 vectors, the files that failed), written shard by shard as it goes and
     assembled atomically at the end. With `resume`, the paths an interrupted (or finished)
-    run wrote are skipped, not recomputed. Read it with :func:`read_embeddings`."""
+    run wrote are skipped, not recomputed. Read it with :func:`read_embeddings`.
+
+    An interrupted run keeps the batches done beside `output` for `resume`."""
     import time
 
+    inputs = named_inputs(inputs)
     with reporting(progress):
         loaded = _model(model, device)
         if not loaded.card.is_embedding:
             raise ArtkitError(f"not an embedding model (task {loaded.card.task})", loaded.path,
                               hint="export one with `artkit export onnx --embedding RUN`")
         writer = EmbeddingWriter(output, _model_info(loaded), resume=resume)
-        stream = InputStream.listing(inputs, exclude=writer.done) \
-            if not isinstance(inputs, InputStream) else inputs
         began, finished, embedded, failed = time.perf_counter(), False, 0, []
         pending: list[Embedding] = []
         try:
+            stream = as_stream(inputs, writer.done)
             for item in loaded.embed(stream, batch_size=batch_size, workers=workers):
                 pending.append(item)
                 if len(pending) >= batch_size:
@@ -108,8 +128,10 @@ def embed(inputs: Inputs, model: ModelLike, output: str | Path, *, resume: bool 
             finished = True
         finally:
             writer.close(finished)
-        return EmbedSummary(Path(output), embedded, failed, stream.excluded
-                            if isinstance(stream, InputStream) else 0,
+            if not finished:
+                warn(f"interrupted: the batches done are kept beside {writer.path}; rerun "
+                     "with --resume")
+        return EmbedSummary(writer.path, embedded, failed, stream.excluded,
                             time.perf_counter() - began)
 
 
@@ -136,7 +158,9 @@ def build_index(photos: Inputs, model: ModelLike, output: str | Path, *,
         require_usearch()  # fail before embedding, not after
     summary = embed(photos, model, output, **options)
     with reporting(options.get("progress")):
-        add_graph(output, ann)
+        stored = add_graph(output, ann)
+    if "graph" in stored.model:
+        summary.graph = summary.path.with_name(stored.model["graph"]["file"])
     return summary
 
 
@@ -168,25 +192,65 @@ class Neighbours:
     """The nearest indexed photos of one query, best first: (path, cosine similarity)."""
 
     query: Path
-    neighbours: list[tuple[str, float]] = field(default_factory=list)
+    neighbours: list[tuple[Path, float]] = field(default_factory=list)
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"query": str(self.query), "error": self.error,
-                "neighbours": [{"path": p, "similarity": round(s, 6)}
+                "neighbours": [{"path": str(p), "similarity": round(s, 6)}
                                for p, s in self.neighbours]}
 
 
-def similar(queries: Inputs, index: str | Path | EmbeddingSet, *, top_k: int = 5,
-            model: ModelLike | None = None, batch_size: int = 32,
-            device: str = "auto", exact: bool = False,
-            progress: bool | ProgressCallback | None = None) -> list[Neighbours]:
+@dataclass
+class SimilarResults(Sequence[Neighbours]):
+    """What :func:`similar` found: one :class:`Neighbours` per query, in query order (the
+    object is a sequence of them), and the files it wrote (None where not asked for)."""
+
+    results: list[Neighbours]
+    index_file: Path | None
+    """The index searched (None for an :class:`EmbeddingSet` given in memory)."""
+    top_k: int
+    output: Path | None = None
+    """The neighbours as JSON (:meth:`to_dict`)."""
+    sheet: Path | None = None
+    """The contact sheet PNG: each query, then its neighbours."""
+
+    @overload
+    def __getitem__(self, item: int) -> Neighbours: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> list[Neighbours]: ...
+
+    def __getitem__(self, item: int | slice) -> Neighbours | list[Neighbours]:
+        return self.results[item]
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __iter__(self) -> Iterator[Neighbours]:
+        return iter(self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of `output`."""
+        return {"index": str(self.index_file) if self.index_file else None,
+                "top_k": self.top_k,
+                "results": [r.to_dict() for r in self.results]}
+
+
+def similar(queries: Inputs, index: str | Path | EmbeddingSet, *, top_k: int = SIMILAR_TOP_K,
+            model: ModelLike | None = None, batch_size: int = BATCH_SIZE,
+            device: str = "auto", exact: bool = False, output: str | Path | None = None,
+            sheet: str | Path | None = None,
+            progress: bool | ProgressCallback | None = None) -> SimilarResults:
     """The `top_k` indexed photos most similar (cosine) to each query image, in query
     order. A query that is itself in the index is left out of its own neighbours. The
     search is exact, or approximate through the index's HNSW graph when it has one (built
-    with ``ann=True``) and `exact` is False. `model` defaults to the one that built the index."""
+    with ``ann=True``) and `exact` is False. `model` defaults to the one that built the
+    index. `output` receives the neighbours as JSON, `sheet` a contact sheet PNG (each
+    written atomically, once the search is done)."""
     if top_k < 1:
         raise ArtkitError("top-k must be at least 1")
+    queries = named_inputs(queries)
     index_path = None if isinstance(index, EmbeddingSet) else Path(index)
     stored = index if index_path is None else EmbeddingSet.read(index_path, vectors=False)
     graph_info = stored.model.get("graph")
@@ -218,29 +282,40 @@ def similar(queries: Inputs, index: str | Path | EmbeddingSet, *, top_k: int = 5
             results.append(Neighbours(e.path, error=e.error))
             continue
         row = by_index[e.index]
-        results.append(Neighbours(e.path, [(paths[j], float(s)) for j, s in
+        results.append(Neighbours(e.path, [(Path(paths[j]), float(s)) for j, s in
                                            zip(found[row], sims[row], strict=True)]))
-    return results
+    found_all = SimilarResults(results, index_path, top_k)
+    if output is not None:
+        from artkit.atomic import write_json
+
+        found_all.output = write_json(output, found_all.to_dict())
+    if sheet is not None:
+        found_all.sheet = similar_sheet(results, sheet)
+    return found_all
 
 
-def similar_sheet(results: Sequence[Neighbours], path: str | Path, side: int = 128) -> Path:
+def similar_sheet(results: Sequence[Neighbours], path: str | Path,
+                  side: int = SHEET_SIDE) -> Path:
     """A PNG: one row per query, the query then its neighbours with their similarity."""
     from artkit.data.contact_sheet import save_image_rows
 
     rows = [[(r.query, "query")] + [(p, f"cos {s:.3f}") for p, s in r.neighbours]
             for r in results if r.error is None]
-    return save_image_rows(rows, path, side)
+    return Path(save_image_rows(rows, path, side))
 
 
 @dataclass
 class DuplicateGroups:
     """Groups of near-duplicate photos: each a list of (path, cosine similarity to the
-    group's first photo), the first with 1.0; and the files that could not be read."""
+    group's first photo), the first with 1.0; the files that could not be read; and the
+    files written (with an output folder: the csv and one contact sheet per group)."""
 
-    groups: list[list[tuple[str, float]]]
+    groups: list[list[tuple[Path, float]]]
     threshold: float
     n_images: int
     failed: list[Embedding] = field(default_factory=list)
+    csv: Path | None = None
+    sheets: list[Path] = field(default_factory=list)
 
     def write_csv(self, path: str | Path) -> Path:
         """Columns group, path, similarity (to the group's first), written atomically."""
@@ -255,20 +330,20 @@ class DuplicateGroups:
                     writer.writerow([number, member, f"{similarity:.6f}"])
         return path
 
-    def write_sheets(self, folder: str | Path, side: int = 128) -> list[Path]:
+    def write_sheets(self, folder: str | Path, side: int = SHEET_SIDE) -> list[Path]:
         """One PNG per group: ``group-0001.png``, ..."""
         from artkit.data.contact_sheet import save_image_rows
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        return [save_image_rows([[(p, f"cos {s:.3f}") for p, s in group]],
-                                folder / f"group-{number:04d}.png", side)
+        return [Path(save_image_rows([[(p, f"cos {s:.3f}") for p, s in group]],
+                                     folder / f"group-{number:04d}.png", side))
                 for number, group in enumerate(self.groups, 1)]
 
 
-def group_duplicates(paths: Sequence[str], vectors: np.ndarray,
+def group_duplicates(paths: Sequence[str | Path], vectors: np.ndarray,
                      threshold: float = DUPLICATE_THRESHOLD,
-                     rotated: np.ndarray | None = None) -> list[list[tuple[str, float]]]:
+                     rotated: np.ndarray | None = None) -> list[list[tuple[Path, float]]]:
     """Connected components of the graph "cosine >= threshold" over L2-normalised
     `vectors` (and their `rotated` versions, (n, r, D)), both centred on the collection's
     mean embedding: the groups of two or more, each as (path, similarity to its first)."""
@@ -286,21 +361,27 @@ def group_duplicates(paths: Sequence[str], vectors: np.ndarray,
                        float(np.max(rotated[first] @ vectors[i])))
         return best
 
-    return [[(paths[i], 1.0 if i == g[0] else similarity(i, g[0])) for i in g]
+    return [[(Path(paths[i]), 1.0 if i == g[0] else similarity(i, g[0])) for i in g]
             for g in groups]
 
 
 def duplicates(photos: Inputs, model: ModelLike, *,
                threshold: float = DUPLICATE_THRESHOLD, rotations: bool = True,
-               batch_size: int = 32, workers: int | None = None, device: str = "auto",
+               batch_size: int = BATCH_SIZE, workers: int | None = None,
+               device: str = "auto", output: str | Path | None = None,
                progress: bool | ProgressCallback | None = None) -> DuplicateGroups:
     """Group near-duplicate photos (re-encoded, resized, cropped, rotated or recoloured
     copies): connected components of embedding cosine similarity >= `threshold`, after
     centring on the photos' mean embedding. With `rotations` (default) each photo is also
     embedded turned by 90, 180 and 270 degrees and a pair counts at its best turn (finds
-    rotated copies; 4x the inference)."""
+    rotated copies; 4x the inference). With `output`, a folder, ``duplicates.csv`` and
+    one contact sheet per group (``group-0001.png``, ...) are written into it."""
     if not -1.0 <= threshold <= 1.0:
         raise ArtkitError("the threshold is a cosine similarity, between -1 and 1")
+    folder = Path(output) if output is not None else None
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise ArtkitError("the output of duplicates is a folder; this is a file", folder)
+    photos = named_inputs(photos)
     loaded = _model(model, device)
     with reporting(progress):
         embedded = list(loaded.embed(photos, batch_size=batch_size, workers=workers,
@@ -309,5 +390,9 @@ def duplicates(photos: Inputs, model: ModelLike, *,
     paths = [str(e.path) for e in ok]
     vectors = np.stack([e.vector for e in ok]) if ok else np.zeros((0, 1), np.float32)
     rotated = np.stack([e.rotated for e in ok]) if ok and rotations else None
-    return DuplicateGroups(group_duplicates(paths, vectors, threshold, rotated), threshold,
-                           len(paths), [e for e in embedded if not e.ok])
+    found = DuplicateGroups(group_duplicates(paths, vectors, threshold, rotated), threshold,
+                            len(paths), [e for e in embedded if not e.ok])
+    if folder is not None:
+        found.csv = found.write_csv(folder / DUPLICATES_CSV)
+        found.sheets = found.write_sheets(folder)
+    return found

@@ -8,8 +8,8 @@ imported on this path.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,13 +20,19 @@ from artkit.console import ProgressCallback, info, make_progress, reporting, war
 from artkit.decisions.rule import DecisionRule
 from artkit.errors import ArtkitError
 from artkit.formats.model_card import ModelCard
-from artkit.runtime.inputs import ExpandedInputs, InputStream, expand_inputs
+from artkit.runtime.inputs import ExpandedInputs, InputStream, check_named, expand_inputs
 from artkit.runtime.prediction import Prediction
+from artkit.runtime.writers import PredictionsHeader, check_format, open_writer
 
 Inputs = str | Path | Sequence[str | Path] | ExpandedInputs | InputStream
 """Image files, folders (searched recursively), glob patterns or ``.txt`` lists, or an
 already expanded list (:func:`artkit.runtime.inputs.expand_inputs`) or stream
 (:class:`artkit.runtime.inputs.InputStream`)."""
+
+BATCH_SIZE = 32
+"""Images per onnxruntime batch: the default of predict, embed, similar and duplicates."""
+TOP_K = 3
+"""Labels kept per image (``Prediction.top``) by default."""
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,63 @@ def _report_listing(ignored: int, empty_patterns: list[str]) -> None:
         warn(f"{origin}: no images found there")
 
 
-def as_stream(inputs: Inputs) -> InputStream:
-    """`inputs` listed on a background thread (see :class:`InputStream`)."""
+def as_stream(inputs: Inputs, exclude: Collection[str] = ()) -> InputStream:
+    """`inputs` listed on a background thread (see :class:`InputStream`), without the
+    paths in `exclude` (those a resumed output holds)."""
     if isinstance(inputs, InputStream):
-        return inputs
+        return InputStream.of(inputs, exclude) if exclude else inputs
     if isinstance(inputs, ExpandedInputs):
-        return InputStream.of(inputs.paths)
-    return InputStream.listing(inputs)
+        return InputStream.of(inputs.paths, exclude)
+    return InputStream.listing(inputs, exclude)
+
+
+def named_inputs(inputs: Inputs) -> Inputs:
+    """`inputs` as a list (or the stream or listing given), after a one-line error for a
+    named file or folder that does not exist: before a model runs or a file is made."""
+    if isinstance(inputs, ExpandedInputs | InputStream):
+        return inputs
+    items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+    check_named(items)
+    return items
+
+
+@dataclass
+class PredictSummary:
+    """What a :meth:`Model.predict` did, filled in as its predictions are consumed and
+    final once they all are: the output file, the images scored, the files that failed,
+    the files a resumed output already held, and the seconds spent scoring."""
+
+    path: Path | None = None
+    scored: int = 0
+    failed: list[Prediction] = field(default_factory=list)
+    resumed: int = 0
+    seconds: float = 0.0
+    finished: bool = False
+    """Every input was scored (and the output, if any, is complete)."""
+
+
+class Predictions(Iterator[Prediction]):
+    """What :meth:`Model.predict` returns: its predictions, streamed in input order
+    (iterate once), and their :class:`PredictSummary`. Nothing is scored, and no file is
+    opened, before the first one is asked for; :meth:`close` (or leaving a ``with``
+    block) stops early and closes the output with the rows written so far."""
+
+    def __init__(self, run: Callable[[PredictSummary], Iterator[Prediction]],
+                 output: Path | None):
+        self.summary = PredictSummary(output)
+        self._iterator = run(self.summary)
+
+    def __next__(self) -> Prediction:
+        return next(self._iterator)
+
+    def close(self) -> None:
+        self._iterator.close()  # type: ignore[attr-defined]
+
+    def __enter__(self) -> Predictions:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 def as_expanded(inputs: Inputs) -> ExpandedInputs:
@@ -113,14 +169,20 @@ class Model:
         return self.card.decision_rule().replace(thresholds=threshold, min_labels=min_labels,
                                                  max_labels=max_labels)
 
-    def predict(self, inputs: Inputs, *, batch_size: int = 32, workers: int | None = None,
-                top_k: int = 3, decision: DecisionRule | None = None,
-                engine: Engine = "local", ray_address: str | None = None,
-                progress: bool | ProgressCallback | None = None) -> Iterator[Prediction]:
+    def predict(self, inputs: Inputs, *, batch_size: int = BATCH_SIZE,
+                workers: int | None = None, top_k: int = TOP_K,
+                decision: DecisionRule | None = None, engine: Engine = "local",
+                ray_address: str | None = None, output: str | Path | None = None,
+                resume: bool = False,
+                progress: bool | ProgressCallback | None = None) -> Predictions:
         """Score every input image, streamed and in input order; a file that cannot be read
         gives a Prediction with status ``error`` and the reason, and the rest go on.
 
-        `decision` overrides the stored multi-label rule (see :meth:`decision`)."""
+        `decision` overrides the stored multi-label rule (see :meth:`decision`). `output`
+        (``.csv``, ``.json`` or ``.jsonl``) receives every row as it goes, under an
+        exclusive lock; with `resume` the paths it already holds are skipped and the rest
+        appended. A named input that does not exist, a bad option or output format is an
+        :class:`ArtkitError` here, before anything runs or is written."""
         if top_k < 1:
             raise ArtkitError("top_k must be at least 1")
         rule = decision if decision is not None else self.decision()
@@ -132,11 +194,56 @@ class Model:
         if self.card.is_embedding:
             raise ArtkitError("an embedding model gives vectors, not labels", self.path,
                               hint="use artkit embed / similar / duplicates with it")
-        for scored in self._scored(inputs, ("scores",), "predict", batch_size, workers,
-                                   engine, ray_address, progress):
-            yield from self._predictions(scored, rule, top_k)
+        path = Path(output) if output is not None else None
+        if path is None and resume:
+            raise ArtkitError("resume needs an output file (the file to continue)")
+        if path is not None:
+            check_format(path)
+        inputs = named_inputs(inputs)
+        options = dict(batch_size=batch_size, workers=workers, engine=engine,
+                       ray_address=ray_address, progress=progress)
+        return Predictions(lambda summary: self._predicting(
+            summary, inputs, path, resume, rule, top_k, options), path)
 
-    def embed(self, inputs: Inputs, *, batch_size: int = 32, workers: int | None = None,
+    def _predicting(self, summary: PredictSummary, inputs: Inputs, path: Path | None,
+                    resume: bool, rule: DecisionRule | None, top_k: int,
+                    options: dict[str, Any]) -> Iterator[Prediction]:
+        """The predictions of :meth:`predict`, each batch written to `path` (if any) before
+        it is yielded; `summary` kept up to date. However the stream ends, the output is
+        closed with the rows written so far (whole), and its lock released."""
+        writer = None if path is None else open_writer(
+            path, self.labels, self.predictions_header(rule), resume)
+        began = time.perf_counter()
+        stream = None
+        try:
+            stream = as_stream(inputs, writer.done if writer is not None else ())
+            for scored in self._scored(stream, ("scores",), "predict", **options):
+                batch = self._predictions(scored, rule, top_k)
+                if writer is not None:
+                    writer.write(batch)
+                for prediction in batch:
+                    if prediction.ok:
+                        summary.scored += 1
+                    else:
+                        summary.failed.append(prediction)
+                summary.seconds = time.perf_counter() - began
+                yield from batch
+            summary.finished = True
+        finally:
+            summary.seconds = time.perf_counter() - began
+            summary.resumed = stream.excluded if stream is not None else 0
+            if writer is not None:
+                writer.close(summary.finished)
+                if not summary.finished and writer.rows:
+                    warn(f"interrupted: the results so far are in {writer.path}; rerun "
+                         "with --resume to continue")
+
+    def predictions_header(self, rule: DecisionRule | None) -> PredictionsHeader:
+        """The header of this model's predictions files under `rule`."""
+        return PredictionsHeader(str(self.path), self.card.model, self.card.task,
+                                 self.labels, rule.to_json() if rule else None)
+
+    def embed(self, inputs: Inputs, *, batch_size: int = BATCH_SIZE, workers: int | None = None,
               engine: Engine = "local", ray_address: str | None = None, rotations: bool = False,
               progress: bool | ProgressCallback | None = None) -> Iterator[Embedding]:
         """The L2-normalised embedding (float32 (D,)) of every input image, streamed and in
@@ -227,7 +334,8 @@ class Model:
                                               model_labels=labels)
         return [found[i] for i in sorted(found)]
 
-    def scores(self, inputs: Inputs, batch_size: int = 32) -> tuple[np.ndarray, list[int]]:
+    def scores(self, inputs: Inputs, batch_size: int = BATCH_SIZE
+               ) -> tuple[np.ndarray, list[int]]:
         """(scores (n_ok, n_labels), input positions that scored): for evaluation code."""
         rows, kept = [], []
         for prediction in self.predict(inputs, batch_size=batch_size):
@@ -239,12 +347,6 @@ class Model:
         if not rows:
             return np.zeros((0, len(self.labels)), np.float32), []
         return np.stack(rows), kept
-
-    def detect(self, photos: Inputs, **options: Any) -> Iterator[Any]:
-        """Find paintings with this model (see :func:`artkit.detect` for the options)."""
-        from artkit.api.detect import detect
-
-        return detect(photos, model=self, **options)
 
 
 def load(path: str | Path, device: Literal["auto", "cpu", "cuda"] = "auto") -> Model:

@@ -36,7 +36,7 @@ class Recipe:
     seed: int = 1
     """The first member's rooms' seed; member k's rooms are seeded ``seed + k``."""
     members: int = 3
-    """Trainings averaged into the detector (:mod:`artkit.export.ensemble`), each on its own
+    """Trainings averaged into the detector (:mod:`artkit.onnx_export.ensemble`), each on its own
     rooms. One training varies a lot with the room seed (AP@0.5 on the tuning half of
     estense-dev 0.737 to 0.783 for seeds 1 to 3); their average scored 0.782
     (docs/detection.md)."""
@@ -58,7 +58,7 @@ def build_painting_detector(output: str | Path, *, weights: str | Path | None,
     model). `workdir`: where the rooms, crops, runs and members are kept (default: a
     temporary folder, deleted at the end)."""
     from artkit.atomic import write_bytes
-    from artkit.export.ensemble import average_models
+    from artkit.onnx_export.ensemble import average_models
 
     recipe = recipe or Recipe()
     output = Path(output)

@@ -14,10 +14,12 @@ from artkit.errors import ArtkitError
 from artkit.reports import ThumbnailMode, build_report
 from artkit.training.runs import Run, resolve_run
 
+DEFAULT_THUMBNAILS: ThumbnailMode = "auto"
+
 
 def report(target: str | Path | Run, output: str | Path | None = None, *,
            gt: str | Path | None = None, class_name: str | None = None,
-           thumbnails: ThumbnailMode = "auto",
+           thumbnails: ThumbnailMode = DEFAULT_THUMBNAILS,
            progress: bool | ProgressCallback | None = None) -> Path:
     """Write the report of `target` and return the page's path.
 

@@ -27,6 +27,10 @@ from artkit.training.runs import Run, resolve_run, runs_root
 
 BETAS = {"f1": 1.0, "f2": 2.0}
 Strategy = Literal["global", "group", "label"]
+Metric = Literal["f2", "f1"]
+DEFAULT_STRATEGY: Strategy = "group"
+DEFAULT_METRIC: Metric = "f2"
+DEFAULT_MIN_LABELS = 1
 
 
 @dataclass
@@ -191,8 +195,8 @@ def save_curve_plot(path: Path, val_curve: np.ndarray, test_curve: np.ndarray | 
 
 # -- the call -----------------------------------------------------------------------------
 def tune_thresholds(target: str | Path | Run | Model, *, data: str | Path | None = None,
-                    format: str | None = None, strategy: Strategy = "group",
-                    metric: Literal["f2", "f1"] = "f2", min_labels: int = 1,
+                    format: str | None = None, strategy: Strategy = DEFAULT_STRATEGY,
+                    metric: Metric = DEFAULT_METRIC, min_labels: int = DEFAULT_MIN_LABELS,
                     max_labels: int | None = None, shrinkage: float = DEFAULT_SHRINKAGE,
                     output: str | Path | None = None,
                     progress: bool | ProgressCallback | None = None) -> ThresholdReport:

@@ -15,7 +15,13 @@ from artkit import registry
 from artkit.console import ProgressCallback, reporting
 from artkit.data.splits import TEST_FRACTION, VAL_FRACTION
 from artkit.errors import PluginError
-from artkit.export.run_export import DEFAULT_OPSET, ExportResult, export_run
+from artkit.onnx_export.run_export import (
+    CALIBRATION_IMAGES,
+    CHECK_IMAGES,
+    DEFAULT_OPSET,
+    ExportResult,
+    export_run,
+)
 from artkit.training.cross_validation import CrossValidation
 from artkit.training.runs import Run, resolve_run
 
@@ -81,8 +87,9 @@ def get_run(ref: str | Path | Run | None = None, model: str | None = None) -> Ru
 
 
 def export(run: str | Path | Run | None = None, output: str | Path | None = None, *,
-           opset: int = DEFAULT_OPSET, quantize: str | None = None, check_images: int = 16,
-           calibration_images: int = 64, embedding: bool = False,
+           opset: int = DEFAULT_OPSET, quantize: str | None = None,
+           check_images: int = CHECK_IMAGES, calibration_images: int = CALIBRATION_IMAGES,
+           embedding: bool = False,
            progress: bool | ProgressCallback | None = None) -> ExportResult:
     """Export a finished run to one self-describing ONNX file (self-checked against the
     original model on test images; nothing is written if they differ). With

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from artkit.console import console, err_console, print_table, set_quiet
 from artkit.contracts import OptionSpec
@@ -62,8 +62,32 @@ def report_error(exc: BaseException) -> None:
             highlight=False)
 
 
+def tidy_help(command: TyperCommand | TyperGroup, ctx: typer.Context) -> None:
+    """Two fixes to Typer's rich help, made on each command as its group hands it out.
+
+    A flag takes no value, yet Typer prints ``<bool>`` as its type: an empty metavar hides
+    it. A command's summary in its group's list keeps the line breaks of its docstring's
+    first paragraph (mid-sentence at any terminal width): it becomes one line."""
+    for param in command.get_params(ctx):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    if command.short_help is None and command.help:
+        command.short_help = " ".join(inspect.cleandoc(command.help).split("\n\n")[0].split())
+
+
 class ArtkitGroup(TyperGroup):
-    """A Typer group that turns exceptions into one-line errors and exit status 1."""
+    """A Typer group that turns exceptions into one-line errors and ExitCode.FAILED, and
+    tidies the help of its commands (:func:`tidy_help`)."""
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> TyperCommand | TyperGroup | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            tidy_help(command, ctx)
+        return command
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        tidy_help(self, ctx)
+        super().format_help(ctx, formatter)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -75,10 +99,10 @@ class ArtkitGroup(TyperGroup):
             ctx.exit(130)
         except BrokenPipeError:  # output piped into `head` and the like: not an error
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            ctx.exit(0)
+            ctx.exit(ExitCode.OK)
         except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
             report_error(exc)
-            ctx.exit(1)
+            ctx.exit(ExitCode.FAILED)
 
 
 def new_app(help: str) -> typer.Typer:

@@ -2,7 +2,9 @@
 
 The detection method is a plugin (`--method`); each method's own options are generated
 from its `options`, as `artkit train` does for models, so a third-party method's options
-appear here without the core knowing it.
+appear here without the core knowing it. The commands parse, call the API
+(:func:`artkit.api.detect.detect`, :func:`artkit.api.detect.evaluate_boxes`), which writes
+every file, and print what it found.
 """
 
 from __future__ import annotations
@@ -14,13 +16,32 @@ from typing import Annotated, Any
 import typer
 
 from artkit import registry
-from artkit.api.detect import Detection
-from artkit.api.engine import Engine
-from artkit.cli.common import apply_quiet, print_metrics, print_report_hint, typer_parameter
-from artkit.cli.options import EngineOption, RayAddressOption
-from artkit.console import console, info, print_table, warn
-from artkit.contracts import Detections, OptionSpec
-from artkit.decisions.grids import CAM_SWEEP
+from artkit.api.detect import (
+    BATCH_SIZE,
+    CAM_THRESHOLD,
+    MAX_DET,
+    Detection,
+    DetectResult,
+    detect,
+    evaluate_boxes,
+    min_score_for,
+)
+from artkit.cli.common import (
+    ExitCode,
+    apply_quiet,
+    print_metrics,
+    print_report_hint,
+    typer_parameter,
+)
+from artkit.cli.options import (
+    BatchSizeOption,
+    DeviceOption,
+    EngineOption,
+    QuietOption,
+    RayAddressOption,
+)
+from artkit.console import console, print_table, warn
+from artkit.contracts import OptionSpec
 from artkit.errors import ArtkitError
 
 TABLE_ROWS = 50
@@ -47,130 +68,70 @@ def method_options() -> list[OptionSpec]:
 
 def threshold_help() -> str:
     """--threshold's help: its meaning and every method's default."""
-    from artkit.api.detect import reported_threshold
-
-    defaults = ", ".join(f"{name} {reported_threshold(info_.obj, None):g}" for name, info_
+    defaults = ", ".join(f"{name} {min_score_for(info_.obj, None):g}" for name, info_
                          in registry.of_kind(registry.Kind.DETECTION_METHOD).items())
-    return ("Minimum score of a reported painting (the table, the csv, --crops, --classify); "
-            "for frames+cnn the score is the classifier's probability of a painting, "
-            "for frames the frame score, for cam the blob's mean CAM. The COCO json keeps "
-            f"every candidate. Default per method: {defaults}.")
+    return ("Minimum score of a reported painting, 0 to 1 (the table, the csv, --crops, "
+            "--classify); for frames+cnn the score is the classifier's probability of a "
+            "painting, for frames the frame score, for cam the blob's mean CAM. The COCO "
+            f"json keeps every candidate. Default per method: {defaults}.")
 
 
-def run_detect(inputs: list[str], model: Path | None, method_name: str | None,
-               class_name: str | None, threshold: float | None, output: Path,
-               save_vis: Path | None, gt: Path | None, sweep: bool, batch_size: int,
-               device: str, options: dict[str, Any], engine: Engine = "local",
-               ray_address: str | None = None, cam_threshold: float = 0.2,
-               max_det: int = 100, crops: Path | None = None, classify: Path | None = None
-               ) -> None:
-    from artkit import atomic
-    from artkit.api.detect import (
-        choose_method,
-        detect,
-        evaluate_detections,
-        reported_threshold,
-        result_rows,
-    )
-    from artkit.detection.coco import read_coco_truth, write_results
-    from artkit.detection.overlays import overlay, save_overlay
+def _row(detection: Detection, labels: bool) -> dict[str, Any]:
+    """A photo's line in the table of paintings found."""
+    top = detection.boxes[0].round().astype(int).tolist() if len(detection.boxes) else ""
+    row: dict[str, Any] = {
+        "photo": detection.path.name, "paintings": len(detection.boxes),
+        "candidates": len(detection.candidates),
+        "best score": float(detection.scores[0]) if len(detection.scores) else 0.0,
+        "best box (x1,y1,x2,y2)": str(top)}
+    if labels:
+        row["labels"] = "; ".join(p.label or "-" for p in detection.classified)
+    return row
 
-    if output.suffix.lower() not in (".json", ".csv"):
-        raise ArtkitError("--output must end in .json or .csv (both are written)", output)
-    if sweep and gt is None:
-        raise ArtkitError("--sweep-threshold needs --gt (annotated boxes to score against)")
-    setup = choose_method(method_name, model, options)
-    for note in setup.notes:
-        info(note)
-    if sweep and not setup.method.needs_cam:
-        raise ArtkitError(f"--sweep-threshold: method '{setup.method.name}' does not use the "
-                          "CAM threshold", hint="use --method cam or cam+frames")
-    minimum = reported_threshold(setup.method, threshold)
-    truth = read_coco_truth(gt, class_name) if gt is not None else None
-    by_name = truth.id_by_name() if truth else {}
-    found: list[Detection] = []
-    table: list[dict[str, Any]] = []
-    used_vis: set[str] = set()
-    for detection in detect(inputs, model=setup.model_path, method=setup.method.name,
-                            threshold=minimum, cam_threshold=cam_threshold,
-                            cam_thresholds=CAM_SWEEP if sweep else (), max_det=max_det,
-                            crops=crops, classify=classify, class_name=class_name,
-                            options=options, batch_size=batch_size, device=device,
-                            engine=engine, ray_address=ray_address,
-                            keep_images=save_vis is not None):  # type: ignore[arg-type]
-        found.append(detection)
-        if not detection.ok:
-            continue
-        top = detection.boxes[0].round().astype(int).tolist() if len(detection.boxes) else ""
-        row: dict[str, Any] = {
-            "photo": detection.path.name, "paintings": len(detection.boxes),
-            "candidates": len(detection.candidates.scores),
-            "best score": float(detection.scores[0]) if len(detection.scores) else 0.0,
-            "best box (x1,y1,x2,y2)": str(top)}
-        if classify is not None:
-            row["labels"] = "; ".join(p.label or "-" for p in detection.classified)
-        table.append(row)
-        if save_vis is not None:
-            stem = detection.path.stem
-            name = stem if stem not in used_vis else f"{stem}_{detection.index}"
-            used_vis.add(name)
-            truth_boxes = truth.boxes.get(by_name.get(detection.path.name, -1)) \
-                if truth else None
-            scaled = Detections(detection.boxes * detection.scale, detection.scores)
-            save_overlay(overlay(detection.image, scaled, detection.cam,
-                                 None if truth_boxes is None
-                                 else truth_boxes * detection.scale),
-                         save_vis / f"{name}.jpg")
-            detection.image = detection.cam = None  # memory stays flat over many photos
 
+def _print_found(result: DetectResult, table: list[dict[str, Any]]) -> None:
+    """The table of paintings, where the files went, the skipped photos."""
+    paths = result.paths
     shown = table[:TABLE_ROWS]
-    print_table(f"paintings found ({setup.method.name}, score >= {minimum:g})" +
+    print_table(f"paintings found ({result.method.name}, score >= {result.min_score:g})" +
                 ("" if len(shown) == len(table) else f" — first {TABLE_ROWS} of {len(table)} "
-                 f"photos, all in {output.with_suffix('.csv')}"), shown)
-    ok = [d for d in found if d.ok]
-    image_ids = [by_name.get(d.path.name, d.index + 1) if truth else d.index + 1 for d in ok]
-    rows, reported = result_rows(ok, image_ids, truth.category_id if truth else 1)
-    json_path, csv_path = write_results(rows, output.with_suffix(".json"), reported)
-    console.print(f"{len(reported)} paintings in {len(ok)} photos -> {csv_path}; "
-                  f"all {len(rows)} scored candidates (for AP) -> {json_path}")
-    failures = [d for d in found if not d.ok]
-    if failures:
-        print_table(f"skipped {len(failures)} file(s)",
-                    [{"file": str(f.path), "reason": f.error} for f in failures])
-    if save_vis is not None:
-        console.print(f"overlays -> {save_vis}/")
-    if crops is not None:
-        console.print(f"{sum(len(d.crops) for d in ok)} crops -> {crops}/")
-    if truth is None or gt is None:
+                 f"photos, all in {paths.csv}"), shown)
+    if paths.boxes is not None:
+        console.print(f"{result.reported} paintings in {result.photos} photos -> {paths.csv}; "
+                      f"all {result.candidates} scored candidates (for AP) -> {paths.boxes}")
+    if result.skipped:
+        print_table(f"skipped {len(result.skipped)} file(s)",
+                    [{"file": str(d.path), "reason": d.error} for d in result.skipped])
+    if paths.overlays:
+        console.print(f"{len(paths.overlays)} overlays -> {paths.overlays[0].parent}/")
+    if paths.crops:
+        console.print(f"{len(paths.crops)} crops -> {paths.crops[0].parent}/")
+
+
+def _print_scores(result: DetectResult, gt: Path) -> None:
+    """The metrics against the annotations, and the CAM threshold sweep if asked."""
+    report = result.evaluation
+    if report is None:
         return
-    out_dir = output.with_name(output.stem + "-eval")
-    report = evaluate_detections(found, truth, out_dir, cam_threshold, sweep=sweep)
     if report.n_unmatched:
         warn(f"{report.n_unmatched} photo(s) are not in {gt.name} and are not scored")
-    print_metrics(f"detection vs {gt.name} ({report.n_photos} photos)", report.result.metrics,
+    print_metrics(f"detection vs {gt.name} ({report.n_photos} photos)", report.metrics,
                   report.result.intervals)
-    payload: dict[str, Any] = {"method": setup.method.name, "threshold": minimum,
-                               "cam_threshold": cam_threshold,
-                               "model": str(setup.model_path) if setup.model_path else None,
-                               "gt": str(gt), "metrics": report.result.metrics,
-                               "intervals": report.result.intervals,
-                               "photos": sorted({d.path.name for d in ok
-                                                 if d.path.name in by_name}),
-                               "plots": [str(p) for p in report.result.plots]}
-    if sweep:
+    if report.sweep:
         assert report.best_ap50 is not None and report.max_box_acc is not None
         print_table("CAM threshold sweep", report.sweep)
         console.print(f"best AP@0.5 {report.best_ap50['ap50']:.4f} at CAM threshold "
                       f"{report.best_ap50['threshold']}; MaxBoxAcc (best CorLoc) "
                       f"{report.max_box_acc['corloc']:.4f} at CAM threshold "
                       f"{report.max_box_acc['threshold']}")
-        payload["sweep"] = {"rows": report.sweep, "best_ap50": report.best_ap50,
-                            "max_box_acc": report.max_box_acc,
-                            "plots": [str(report.plots[-1])]}
-    metrics_path = atomic.write_json(output.with_name(output.stem + ".metrics.json"), payload)
-    console.print(f"metrics -> {metrics_path}" +
-                  "".join(f", {p}" for p in payload["plots"] + payload.get("sweep", {}).get(
-                      "plots", [])))
+    console.print(f"metrics -> {result.paths.metrics}"
+                  + "".join(f", {p}" for p in result.paths.plots))
+
+
+def exit_code(result: DetectResult, strict: bool) -> ExitCode:
+    """PARTIAL with `strict` when some photos were skipped; else OK. (No photo read at all
+    is an error, raised before.)"""
+    return ExitCode.PARTIAL if strict and result.skipped else ExitCode.OK
 
 
 def detect_command(
@@ -185,15 +146,15 @@ def detect_command(
         "cam+frames, cam (the CAM paper's rule); see `artkit plugins`.")] = None,
     class_name: Annotated[str | None, typer.Option(
         "--class", help="Class whose activation map is used (default: painting).")] = None,
-    threshold: Annotated[float | None, typer.Option(
-        "--threshold", min=0.0, help="(see threshold_help)")] = None,
+    min_score: Annotated[float | None, typer.Option(
+        "--threshold", "--min-score", min=0.0, max=1.0, help="(see threshold_help)")] = None,
     cam_threshold: Annotated[float, typer.Option(
         "--cam-threshold", min=0.0, max=1.0,
         help="cam and cam+frames: the CAM paper's rule, pixels above this share of the "
-        "map's peak are evidence (20% in the paper).")] = 0.2,
+        "map's peak are evidence (20% in the paper).")] = CAM_THRESHOLD,
     max_det: Annotated[int, typer.Option(
         "--max-det", min=1, help="Report at most this many paintings per photo, best "
-        "first.")] = 100,
+        "first.")] = MAX_DET,
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Boxes files: the .json (COCO results: every scored "
         "candidate, reported ones marked) and a .csv beside it (reported paintings only).")
@@ -213,24 +174,36 @@ def detect_command(
     sweep_threshold: Annotated[bool, typer.Option(
         "--sweep-threshold", help="With --gt: score CAM thresholds 0.05..0.95 (cam, "
         "cam+frames), report the best (MaxBoxAcc) and plot.")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
-    device: Annotated[str, typer.Option(
-        "--device", help="auto, cpu or cuda (onnxruntime provider).")] = "auto",
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Exit with status 3 if any photo could not be read.")] = False,
+    batch_size: BatchSizeOption = BATCH_SIZE,
+    device: DeviceOption = "auto",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: QuietOption = False,
     **method_values: Any,
 ) -> None:
-    """Find paintings in photos of rooms: a table, csv + COCO json, crops, labels, overlays."""
+    """Find paintings in photos of rooms: a table, csv + COCO json, crops, labels, overlays.
+
+    Exit status: 0 when done (photos that cannot be read are listed and skipped), 1 when
+    no photo could be read, 3 with --strict when some were skipped."""
     apply_quiet(quiet)
-    if device not in ("auto", "cpu", "cuda"):
-        raise ArtkitError(f"--device must be auto, cpu or cuda, not '{device}'")
-    options = {k: v for k, v in method_values.items() if v is not None}
-    run_detect(inputs, model, method, class_name, threshold, output, save_vis, gt,
-               sweep_threshold, batch_size, device, options, engine=engine,
-               ray_address=ray_address, cam_threshold=cam_threshold, max_det=max_det,
-               crops=crops, classify=classify)
-    print_report_hint(output.with_suffix(".json"), *(["--gt", str(gt)] if gt else []))
+    result = detect(inputs, model=model, method=method, min_score=min_score,
+                    cam_threshold=cam_threshold, max_det=max_det, output=output,
+                    save_vis=save_vis, gt=gt, sweep=sweep_threshold, crops=crops,
+                    classify=classify, class_name=class_name,
+                    options={k: v for k, v in method_values.items() if v is not None},
+                    batch_size=batch_size, device=device, engine=engine,
+                    ray_address=ray_address)
+    table = [_row(d, classify is not None) for d in result if d.ok]
+    _print_found(result, table)
+    if not result.photos:
+        raise ArtkitError(f"none of the {len(result.skipped)} photo(s) could be read",
+                          hint="see the skipped files above")
+    if gt is not None:
+        _print_scores(result, gt)
+    print_report_hint(result.paths.boxes, *(["--gt", str(gt)] if gt else []))
+    raise typer.Exit(exit_code(result, strict))
 
 
 def _with_method_options(command):
@@ -238,7 +211,7 @@ def _with_method_options(command):
     signature = inspect.signature(command, eval_str=True)
     fixed = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
     for parameter in fixed:
-        if parameter.name == "threshold":  # its defaults depend on the installed methods
+        if parameter.name == "min_score":  # its defaults depend on the installed methods
             for meta in getattr(parameter.annotation, "__metadata__", ()):
                 meta.help = threshold_help()
     taken = {p.name for p in fixed}
@@ -266,12 +239,11 @@ def evaluate_detect_command(
     """Score boxes against annotations: AP@0.5, COCO AP, recall@0.5, CorLoc, mean best IoU.
 
     Every annotated image counts; one with no predicted box misses all its paintings."""
-    from artkit.api.detect import evaluate_boxes_file
-
-    result, truth, path = evaluate_boxes_file(predictions, gt, class_name, out)
-    print_metrics(f"{predictions.name} vs {gt.name} ({len(truth.boxes)} images, "
-                  f"category '{truth.category}')", result.metrics, result.intervals)
-    console.print(f"metrics -> {path}" + "".join(f", {p}" for p in result.plots))
+    scored = evaluate_boxes(predictions, gt, class_name=class_name, out=out)
+    print_metrics(f"{predictions.name} vs {gt.name} ({len(scored.truth.boxes)} images, "
+                  f"category '{scored.truth.category}')", scored.metrics,
+                  scored.result.intervals)
+    console.print(f"metrics -> {scored.path}" + "".join(f", {p}" for p in scored.result.plots))
 
 
 def crop_rooms_command(
@@ -285,7 +257,7 @@ def crop_rooms_command(
     proposals: Annotated[str | None, typer.Option(
         "--proposals", help="Crop the boxes of this detection method (e.g. frames) instead "
         "of random squares: painting if IoU >= 0.6, background if IoU < 0.3.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Crops of room photos, painting vs background: training data for a CAM detector."""
     from artkit.data.room_crops import make_room_crops
@@ -317,7 +289,7 @@ def build_painting_detector_command(
     workdir: Annotated[Path | None, typer.Option(
         "--workdir", help="Keep the rooms and crops here (default: a temporary folder).")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Rebuild the painting detector: synthetic rooms, proposal crops, MobileNet trainings
     averaged into one ONNX file."""

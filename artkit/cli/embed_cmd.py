@@ -6,45 +6,36 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 
-from artkit.cli.common import apply_quiet, new_app
-from artkit.cli.options import QuietOption
-from artkit.console import console, print_table, warn
+from artkit.api.embed import DUPLICATE_THRESHOLD, SIMILAR_TOP_K, EmbedSummary
+from artkit.api.model import BATCH_SIZE
+from artkit.cli.common import ExitCode, apply_quiet, new_app
+from artkit.cli.options import BatchSizeOption, DeviceOption, QuietOption, WorkersOption
+from artkit.console import console, print_table
 from artkit.embeddings.ann import ANN_MIN_VECTORS
-from artkit.errors import ArtkitError
 
 InputsArg = Annotated[list[str], typer.Argument(
     help="Image files, folders (searched recursively), glob patterns or .txt lists.")]
 ModelOption = Annotated[Path, typer.Option(
     "--model", "-m", help="An embedding model: `artkit export onnx --embedding RUN`.")]
-BatchOption = Annotated[int, typer.Option("--batch-size", "-b", min=1)]
-WorkersOption = Annotated[int | None, typer.Option(
-    "--workers", min=1, help="Decoding threads (default: one per CPU).")]
-DeviceOption = Annotated[Literal["auto", "cpu", "cuda"], typer.Option(
-    "--device", help="auto uses a GPU when the CUDA provider can really run.")]
 SHOW_FAILURES = 20
 
 
-def _embed_to(embedder: Any, what: str, inputs: list[str], model: Path, output: Path,
-              resume: bool, batch_size: int, workers: int | None, device: str,
-              **extra: Any) -> None:
-    """Run `embedder` (``artkit.embed`` or ``artkit.build_index``) and print its summary."""
-    try:
-        done = embedder(inputs, model, output, resume=resume, batch_size=batch_size,
-                        workers=workers, device=device, progress=True, **extra)
-    except KeyboardInterrupt:
-        warn(f"interrupted: the batches done are kept beside {output}; rerun with --resume")
-        raise
+def _print_embedded(done: EmbedSummary, what: str) -> None:
+    """The summary of `embed` / `index build`; FAILED when no file could be embedded."""
     if done.resumed:
-        console.print(f"resumed: {done.resumed} files already in {output}")
+        console.print(f"resumed: {done.resumed} files already in {done.path}")
     rate = done.embedded / max(done.seconds, 1e-9)
     console.print(f"{done.embedded} images {what} in {done.seconds:.1f} s ({rate:.1f} "
-                  f"images/s), {len(done.failed)} failed; wrote {output}")
+                  f"images/s), {len(done.failed)} failed; wrote {done.path}"
+                  + (f" and {done.graph}" if done.graph else ""))
     for failed in done.failed[:SHOW_FAILURES]:
         console.print(f"  [red]failed:[/red] {failed.path}: {failed.error}", highlight=False)
+    if done.failed and not done.embedded:
+        raise typer.Exit(ExitCode.FAILED)
 
 
 OutputOption = Annotated[Path, typer.Option(
@@ -58,7 +49,7 @@ def index_build_command(
     model: ModelOption,
     output: OutputOption,
     resume: ResumeOption = False,
-    batch_size: BatchOption = 32,
+    batch_size: BatchSizeOption = BATCH_SIZE,
     workers: WorkersOption = None,
     device: DeviceOption = "auto",
     ann: Annotated[bool | None, typer.Option(
@@ -71,8 +62,9 @@ def index_build_command(
     import artkit
 
     apply_quiet(quiet)
-    _embed_to(artkit.build_index, "indexed", inputs, model, output, resume, batch_size,
-              workers, device, ann=ann)
+    _print_embedded(artkit.build_index(inputs, model, output, resume=resume,
+                                       batch_size=batch_size, workers=workers, device=device,
+                                       ann=ann, progress=True), "indexed")
 
 
 def embed_command(**options: Any) -> None:
@@ -80,7 +72,7 @@ def embed_command(**options: Any) -> None:
     import artkit
 
     apply_quiet(options.pop("quiet"))
-    _embed_to(artkit.embed, "embedded", **options)
+    _print_embedded(artkit.embed(**options, progress=True), "embedded")
 
 
 # `artkit embed` takes the options of `index build` but --ann (an index is an embedding file
@@ -93,14 +85,14 @@ embed_command.__signature__ = _INDEX_BUILD.replace(  # type: ignore[attr-defined
 def similar_command(
     queries: InputsArg,
     index: Annotated[Path, typer.Option("--index", "-i", help="From `artkit index build`.")],
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1)] = 5,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1)] = SIMILAR_TOP_K,
     model: Annotated[Path | None, typer.Option(
         "--model", "-m", help="Default: the model that built the index.")] = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write the neighbours as JSON.")] = None,
     sheet: Annotated[Path | None, typer.Option(
         "--sheet", help="Write a contact sheet PNG: each query and its neighbours.")] = None,
-    batch_size: BatchOption = 32,
+    batch_size: BatchSizeOption = BATCH_SIZE,
     device: DeviceOption = "auto",
     exact: Annotated[bool, typer.Option(
         "--exact", help="Search every vector even when the index has an HNSW graph "
@@ -111,64 +103,60 @@ def similar_command(
     """The top-k most similar indexed photos of each query (cosine; exact search, or
     approximate through the HNSW graph of an index built with --ann)."""
     import artkit
-    from artkit.atomic import write_json
 
     apply_quiet(quiet)
-    results = artkit.similar(queries, index, top_k=top_k, model=model, batch_size=batch_size,
-                             device=device, exact=exact, progress=True)
+    found = artkit.similar(queries, index, top_k=top_k, model=model, batch_size=batch_size,
+                           device=device, exact=exact, output=output, sheet=sheet,
+                           progress=True)
     rows = []
-    for result in results:
+    for result in found:
         if result.error is not None:
             rows.append({"query": str(result.query), "rank": "", "neighbour":
                          f"[red]error:[/red] {result.error}", "similarity": ""})
         for rank, (path, similarity) in enumerate(result.neighbours, 1):
             rows.append({"query": str(result.query) if rank == 1 else "", "rank": str(rank),
-                         "neighbour": path, "similarity": f"{similarity:.4f}"})
+                         "neighbour": str(path), "similarity": f"{similarity:.4f}"})
     print_table(f"top {top_k} neighbours in {index}", rows)
-    if output is not None:
-        write_json(output, {"index": str(index), "top_k": top_k,
-                            "results": [r.to_dict() for r in results]})
-        console.print(f"wrote {output}")
-    else:
-        console.print_json(json.dumps([r.to_dict() for r in results]))
-    if sheet is not None:
-        artkit.similar_sheet(results, sheet)
-        console.print(f"wrote {sheet}")
+    if found.output is None:
+        console.print_json(json.dumps(found.to_dict()["results"]))
+    for written in (found.output, found.sheet):
+        if written is not None:
+            console.print(f"wrote {written}")
+    if all(r.error is not None for r in found):
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def duplicates_command(
     photos: InputsArg,
     model: ModelOption,
-    threshold: Annotated[float | None, typer.Option(
+    threshold: Annotated[float, typer.Option(
         "--threshold", "-t", min=-1.0, max=1.0,
-        help="Cosine similarity above which two photos are duplicates (default: "
-        "artkit.api.embed.DUPLICATE_THRESHOLD, chosen on held-out copies).")] = None,
+        help="Cosine similarity above which two photos are duplicates (chosen on held-out "
+        "copies).")] = DUPLICATE_THRESHOLD,
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Folder for duplicates.csv and one PNG per group.")
     ] = Path("duplicates"),
-    batch_size: BatchOption = 32,
+    batch_size: BatchSizeOption = BATCH_SIZE,
     device: DeviceOption = "auto",
     quiet: QuietOption = False,
 ) -> None:
     """Group near-duplicate photos (re-encoded, resized, cropped, rotated, recoloured)."""
     import artkit
-    from artkit.api.embed import DUPLICATE_THRESHOLD
 
     apply_quiet(quiet)
-    if output.exists() and not output.is_dir():
-        raise ArtkitError("--output is a folder; this is a file", output)
-    found = artkit.duplicates(photos, model, threshold=threshold if threshold is not None
-                              else DUPLICATE_THRESHOLD, batch_size=batch_size,
-                              device=device, progress=True)
-    output.mkdir(parents=True, exist_ok=True)
-    table = found.write_csv(output / "duplicates.csv")
-    sheets = found.write_sheets(output)
-    rows = [{"group": str(n), "photos": str(len(g)), "first": g[0][0],
+    found = artkit.duplicates(photos, model, threshold=threshold, batch_size=batch_size,
+                              device=device, output=output, progress=True)
+    rows = [{"group": str(n), "photos": str(len(g)), "first": str(g[0][0]),
              "lowest similarity": f"{min(s for _, s in g):.4f}"}
             for n, g in enumerate(found.groups, 1)]
     print_table(f"duplicate groups (cosine >= {found.threshold})", rows[:50])
     console.print(f"{len(found.groups)} groups among {found.n_images} photos, "
-                  f"{len(found.failed)} failed; wrote {table} and {len(sheets)} contact sheets")
+                  f"{len(found.failed)} failed; wrote {found.csv} and {len(found.sheets)} "
+                  "contact sheets")
+    for failed in found.failed[:SHOW_FAILURES]:
+        console.print(f"  [red]failed:[/red] {failed.path}: {failed.error}", highlight=False)
+    if found.failed and not found.n_images:
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def register(app: typer.Typer) -> None:

@@ -51,8 +51,7 @@ def runs_command(
             continue
         metrics = run.metrics
         row = {"run": str(run.dir), "model": config.model, "task": config.task,
-               "data": Path(config.data).name, "status": "done" if metrics else
-               "unfinished"}
+               "data": Path(config.data).name, "status": run.status}
         if metrics:
             for key in metrics.get("headline", []):
                 row[key] = metrics["metrics"].get(key)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from artkit.api.train import CALIBRATION_IMAGES, CHECK_IMAGES, DEFAULT_OPSET, export
 from artkit.cli.common import apply_quiet, new_app
 from artkit.cli.options import QuietOption
 from artkit.console import console, print_table
@@ -25,15 +26,16 @@ def onnx_command(
         "--output", "-o", help="Where to write the model (default: exported/<run>.onnx).")
     ] = None,
     opset: Annotated[int, typer.Option(
-        "--opset", min=7, max=18, help="ONNX opset (tf2onnx writes at most 18).")] = 17,
+        "--opset", min=7, max=18, help="ONNX opset (tf2onnx writes at most 18).")] = DEFAULT_OPSET,
     quantize: Annotated[Quantization | None, typer.Option(
         "--quantize", help="Write an int8 model (static QDQ, calibrated on training images) "
         "at the output path and keep the float model it was quantized from beside it as "
         "<name>.float.onnx; prints the size, speed and accuracy change.")] = None,
     check_images: Annotated[int, typer.Option(
-        "--check-images", min=1, help="Test images of the self-check.")] = 16,
+        "--check-images", min=1, help="Test images of the self-check.")] = CHECK_IMAGES,
     calibration_images: Annotated[int, typer.Option(
-        "--calibration-images", min=1, help="Training images calibrating int8.")] = 64,
+        "--calibration-images", min=1, help="Training images calibrating int8.")
+    ] = CALIBRATION_IMAGES,
     embedding: Annotated[bool, typer.Option(
         "--embedding", help="Export the run's backbone alone as an embedding model (output "
         "'embedding': pooled features) for artkit embed, similar and duplicates "
@@ -44,10 +46,8 @@ def onnx_command(
 
     The export runs the run's test images through the original model and through
     onnxruntime and writes nothing if they differ by more than 1e-4."""
-    import artkit
-
     apply_quiet(quiet)
-    result = artkit.export(run, output, opset=opset,
+    result = export(run, output, opset=opset,
                            quantize=quantize.value if quantize else None,
                            check_images=check_images, calibration_images=calibration_images,
                            embedding=embedding)
@@ -81,7 +81,7 @@ def average_command(
     or sigmoid (multi-label) of the members' mean logit, and CAMs are averaged when every
     member has them. Trainings of one recipe with different seeds vary; their average is
     steadier and usually better than a typical member."""
-    from artkit.export.ensemble import average_models
+    from artkit.onnx_export.ensemble import average_models
 
     apply_quiet(quiet)
     path = average_models(models, output)

@@ -19,6 +19,8 @@ from artkit.runtime.session import Device
 
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
 DeviceOption = Annotated[Device, typer.Option(
     "--device", help="onnxruntime provider: auto uses a GPU when the CUDA provider can "
     "really run, else the CPU.")]

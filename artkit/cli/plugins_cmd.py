@@ -8,13 +8,15 @@ from typing import Annotated
 import typer
 
 from artkit import registry
+from artkit.cli.options import JsonOption
 from artkit.console import console, print_table
 
 
 def plugins_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    kind: Annotated[str | None, typer.Option(
-        "--kind", help="Only this kind: " + ", ".join(registry.KIND_HOOKS))] = None,
+    as_json: JsonOption = False,
+    kind: Annotated[registry.Kind | None, typer.Option(
+        "--kind", metavar="KIND",
+        help="Only this kind: " + ", ".join(registry.Kind) + ".")] = None,
 ) -> None:
     """List every plugin: kind, name, the package it came from, its version, what it does."""
     loaded = registry.get_registry()

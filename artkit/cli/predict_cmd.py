@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
-from artkit.api.model import Prediction
-from artkit.cli.common import apply_quiet, print_report_hint
-from artkit.cli.options import EngineOption, QuietOption, RayAddressOption
-from artkit.console import console, info, print_table, warn
-from artkit.errors import ArtkitError
+from artkit.api.model import BATCH_SIZE, TOP_K, Prediction, PredictSummary
+from artkit.cli.common import ExitCode, apply_quiet, print_report_hint
+from artkit.cli.options import (
+    BatchSizeOption,
+    DeviceOption,
+    EngineOption,
+    QuietOption,
+    RayAddressOption,
+    WorkersOption,
+)
+from artkit.console import console, info, print_table
 
 SHOW_FAILURES = 20
 
@@ -34,6 +40,28 @@ def _table_row(prediction: Prediction) -> dict[str, str]:
     return {"file": str(prediction.path), "prediction": text}
 
 
+def _print_summary(done: PredictSummary, output: Path | None) -> None:
+    n_failed = len(done.failed)
+    console.print(f"{done.scored} images scored in {done.seconds:.1f} s "
+                  f"({done.scored / max(done.seconds, 1e-9):.1f} images/s), {n_failed} failed"
+                  + (f"; results in {output}" if output else ""))
+    for failed in done.failed[:SHOW_FAILURES]:
+        console.print(f"  [red]failed:[/red] {failed.path}: {failed.error}", highlight=False)
+    if n_failed > SHOW_FAILURES:
+        console.print(f"  ... and {n_failed - SHOW_FAILURES} more"
+                      + (f" (all listed in {output})" if output else ""))
+
+
+def exit_code(done: PredictSummary, strict: bool) -> ExitCode:
+    """FAILED when files were given and none could be scored; PARTIAL with `strict` when
+    some were skipped; else OK (a resumed run with nothing left to do included)."""
+    if done.failed and not done.scored:
+        return ExitCode.FAILED
+    if strict and done.failed:
+        return ExitCode.PARTIAL
+    return ExitCode.OK
+
+
 def predict_command(
     inputs: Annotated[list[str], typer.Argument(
         help="Image files, folders (searched recursively), glob patterns or .txt lists.")],
@@ -42,7 +70,7 @@ def predict_command(
         "--output", "-o", help="Write every score to .csv, .json or .jsonl (as it goes).")
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Labels shown per image "
-                                       "(multi-class).")] = 3,
+                                       "(multi-class).")] = TOP_K,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", min=0.0, max=1.0,
         help="Multi-label: one threshold for every label, instead of the stored ones.")] = None,
@@ -51,90 +79,51 @@ def predict_command(
         "(default: stored, else 1).")] = None,
     max_labels: Annotated[int | None, typer.Option(
         "--max-labels", min=1, help="Multi-label: at most N labels per image.")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1)] = 32,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, help="Decoding threads (default: one per CPU).")] = None,
-    device: Annotated[Literal["auto", "cpu", "cuda"], typer.Option(
-        "--device", help="auto uses a GPU when the CUDA provider can really run.")] = "auto",
+    batch_size: BatchSizeOption = BATCH_SIZE,
+    workers: WorkersOption = None,
+    device: DeviceOption = "auto",
     resume: Annotated[bool, typer.Option(
         "--resume", help="Skip the files --output already holds and append the rest.")
     ] = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Exit with status 1 if any file could not be scored.")] = False,
+        "--strict", help="Exit with status 3 if any file could not be scored.")] = False,
     show: Annotated[int, typer.Option("--show", min=0, help="Rows shown in the table.")] = 20,
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Score images with an exported model: top-k labels, or labels above threshold."""
+    """Score images with an exported model: top-k labels, or labels above threshold.
+
+    Exit status: 0 when done (files that cannot be read are listed and skipped), 1 when
+    nothing could be scored, 3 with --strict when some files were skipped."""
     import artkit
-    from artkit.runtime.inputs import InputStream
-    from artkit.runtime.writers import open_writer
 
     apply_quiet(quiet)
-    if resume and output is None:
-        raise ArtkitError("--resume needs --output (the file to continue)")
     started = time.perf_counter()
     loaded = artkit.load(model, device=device)
     card = loaded.card
-    rule = loaded.decision(threshold, min_labels, max_labels)
-    writer = None
-    if output is not None:
-        header = {"model": str(model), "artkit_model": card.model, "task": card.task,
-                  "labels": card.labels, "decision": rule.to_json() if rule else None}
-        writer = open_writer(output, card.labels, header, resume)
-    # listed on a thread: scoring starts before a large tree has been walked
-    stream = InputStream.listing(inputs, exclude=writer.done if writer is not None else ())
+    predictions = loaded.predict(inputs, batch_size=batch_size, workers=workers, top_k=top_k,
+                                 decision=loaded.decision(threshold, min_labels, max_labels),
+                                 engine=engine, ray_address=ray_address, output=output,
+                                 resume=resume)
     info(f"{card.model} ({card.task}, {len(card.labels)} labels) on {loaded.provider}; "
          f"ready in {time.perf_counter() - started:.2f} s")
-
     shown: list[dict[str, str]] = []
-    failures: list[Prediction] = []
-    n_ok, finished = 0, False
-    began = time.perf_counter()
-    try:
-        batch: list[Prediction] = []
-        for prediction in loaded.predict(stream, batch_size=batch_size,
-                                         workers=workers, top_k=top_k, decision=rule,
-                                         engine=engine, ray_address=ray_address):
-            batch.append(prediction)
-            if prediction.ok:
-                n_ok += 1
-            else:
-                failures.append(prediction)
+    with predictions:  # closes the output however the loop ends
+        for prediction in predictions:
             if len(shown) < show:
                 shown.append(_table_row(prediction))
-            if writer is not None and len(batch) >= batch_size:
-                writer.write(batch)
-                batch = []
-        if writer is not None:
-            writer.write(batch)
-        finished = True
-    finally:
-        if writer is not None:
-            writer.close(finished)
-            if not finished:
-                warn(f"interrupted: the results so far are in {writer.path}; rerun with "
-                     "--resume to continue")
-    seconds = time.perf_counter() - began
-    if stream.excluded:
-        info(f"resumed: {stream.excluded} files already in {output}")
+    done = predictions.summary
+    if done.resumed:
+        info(f"resumed: {done.resumed} files already in {output}")
     if shown:
-        more = n_ok + len(failures) - len(shown)
+        more = done.scored + len(done.failed) - len(shown)
         title = f"predictions ({card.model})" + (f", first {len(shown)}" if more else "")
         print_table(title, shown)
-    console.print(f"{n_ok} images scored in {seconds:.1f} s ({n_ok / max(seconds, 1e-9):.1f} "
-                  f"images/s), {len(failures)} failed" +
-                  (f"; results in {output}" if output else ""))
-    for failed in failures[:SHOW_FAILURES]:
-        console.print(f"  [red]failed:[/red] {failed.path}: {failed.error}", highlight=False)
-    if len(failures) > SHOW_FAILURES:
-        console.print(f"  ... and {len(failures) - SHOW_FAILURES} more"
-                      + (f" (all listed in {output})" if output else ""))
+    _print_summary(done, output)
     if output is not None:
         print_report_hint(output)
-    if strict and failures:
-        raise typer.Exit(1)
+    raise typer.Exit(exit_code(done, strict))
 
 
 def register(app: typer.Typer) -> None:

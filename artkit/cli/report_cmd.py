@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
+from artkit.api.report import DEFAULT_THUMBNAILS, ThumbnailMode, report
 from artkit.cli.common import apply_quiet
 from artkit.cli.options import QuietOption
 from artkit.console import console
+from artkit.reports.thumbs import EMBED_LIMIT
 
 
 def report_command(
@@ -25,18 +27,17 @@ def report_command(
     class_name: Annotated[str | None, typer.Option(
         "--class", help="Boxes file: the annotated category (default: the boxes' own).")
     ] = None,
-    thumbnails: Annotated[Literal["auto", "embed", "folder"], typer.Option(
+    thumbnails: Annotated[ThumbnailMode, typer.Option(
         "--thumbnails", help="embed them in the page, keep them in a folder beside it "
-        "(<page>_files/), or auto: embedded up to 400 images.")] = "auto",
+        f"(<page>_files/), or auto: embedded up to {EMBED_LIMIT} images.")
+    ] = DEFAULT_THUMBNAILS,
     quiet: QuietOption = False,
 ) -> None:
     """Write one HTML page (works offline) to look at results: metrics, curves, confusion
     matrices and the worst mistakes of a run; a filterable gallery of predictions; photos
     with their boxes."""
-    import artkit
-
     apply_quiet(quiet)
-    page = artkit.report(target, output, gt=gt, class_name=class_name, thumbnails=thumbnails)
+    page = report(target, output, gt=gt, class_name=class_name, thumbnails=thumbnails)
     console.print(f"report -> {page}", highlight=False)
 
 

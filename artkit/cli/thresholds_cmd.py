@@ -7,14 +7,22 @@ the rule; this prints what it chose and how it compares.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
+from artkit.api.thresholds import (
+    DEFAULT_METRIC,
+    DEFAULT_MIN_LABELS,
+    DEFAULT_SHRINKAGE,
+    DEFAULT_STRATEGY,
+    Metric,
+    Strategy,
+    tune_thresholds,
+)
 from artkit.cli.common import FormatOption, apply_quiet
 from artkit.cli.options import QuietOption
 from artkit.console import console, print_table
-from artkit.decisions.tuning import DEFAULT_SHRINKAGE
 
 TuneDataOption = Annotated[Path | None, typer.Option(
     "--data", help="Data set to tune on (its validation split is used). Default for a run: "
@@ -28,13 +36,14 @@ def tune_thresholds_command(
         help="A multi-label run (folder or MODEL/N) or an exported MODEL.onnx.")],
     data: TuneDataOption = None,
     format: FormatOption = None,
-    strategy: Annotated[Literal["global", "group", "label"], typer.Option(
+    strategy: Annotated[Strategy, typer.Option(
         "--strategy", help="One threshold for all labels, one per 'prefix::' group, or one "
-        "per label (shrunk towards its group's).")] = "group",
-    metric: Annotated[Literal["f2", "f1"], typer.Option(
-        "--metric", help="The F-score, averaged over images, to maximise.")] = "f2",
+        "per label (shrunk towards its group's).")] = DEFAULT_STRATEGY,
+    metric: Annotated[Metric, typer.Option(
+        "--metric", help="The F-score, averaged over images, to maximise.")] = DEFAULT_METRIC,
     min_labels: Annotated[int, typer.Option(
-        "--min-labels", help="Every image gets at least its N best-scoring labels.")] = 1,
+        "--min-labels", help="Every image gets at least its N best-scoring labels.")
+    ] = DEFAULT_MIN_LABELS,
     max_labels: Annotated[int | None, typer.Option(
         "--max-labels", help="At most N labels per image (its best-scoring ones).")] = None,
     shrinkage: Annotated[float, typer.Option(
@@ -48,8 +57,6 @@ def tune_thresholds_command(
 ) -> None:
     """Choose multi-label thresholds on the validation split that maximise F2 per image,
     and store them in the run (or the ONNX file) for evaluate and predict."""
-    from artkit.api.thresholds import tune_thresholds
-
     apply_quiet(quiet)
     report = tune_thresholds(target, data=data, format=format, strategy=strategy,
                              metric=metric, min_labels=min_labels, max_labels=max_labels,

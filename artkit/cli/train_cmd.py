@@ -14,12 +14,16 @@ from typing import Any
 import typer
 
 from artkit import registry
+from artkit.api.train import cross_validate, train
 from artkit.cli.common import apply_quiet, new_app, print_report_hint, typer_parameter
+from artkit.cli.options import QuietOption
 from artkit.cli.results import print_eval_result
 from artkit.console import print_table
 from artkit.contracts import OptionSpec
-from artkit.data.splits import TEST_FRACTION, VAL_FRACTION
 from artkit.errors import PluginError
+
+#: The defaults of :func:`artkit.train`, which the shared options show and pass on.
+TRAIN_DEFAULTS = {name: p.default for name, p in inspect.signature(train).parameters.items()}
 
 CORE_OPTIONS: list[OptionSpec] = [
     OptionSpec("data", Path, None, "Data set folder (class folders, iMet csv, single-label "
@@ -28,22 +32,25 @@ CORE_OPTIONS: list[OptionSpec] = [
     OptionSpec("task", str, None, "multiclass or multilabel; default: what the data set is.",
                choices=("multiclass", "multilabel")),
     OptionSpec("name", str, None, "Run folder name under runs/MODEL/ (default: next number)."),
-    OptionSpec("seed", int, 0, "Seed of the split and of the training."),
-    OptionSpec("test_fraction", float, TEST_FRACTION, "Share of the images held out for test."),
-    OptionSpec("val_fraction", float, VAL_FRACTION,
+    OptionSpec("seed", int, TRAIN_DEFAULTS["seed"], "Seed of the split and of the training."),
+    OptionSpec("test_fraction", float, TRAIN_DEFAULTS["test_fraction"],
+               "Share of the images held out for test."),
+    OptionSpec("val_fraction", float, TRAIN_DEFAULTS["val_fraction"],
                "Share of the remaining images used for validation."),
-    OptionSpec("min_class_images", int, 0,
+    OptionSpec("min_class_images", int, TRAIN_DEFAULTS["min_class_images"],
                "Leave out classes (attributes) with fewer images than this, with a warning "
                "naming them (0: keep all)."),
     OptionSpec("cv", int, 0, "K-fold stratified cross-validation: train K runs (NAME-foldK), "
                "each tested on its own fold, and report the mean and spread of the metrics "
                "(0: one train/val/test split)."),
-    OptionSpec("quiet", bool, False, "No progress bars."),
 ]
+QUIET = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False,
+                          annotation=QuietOption)
 
 
 def build_command(specs: list[OptionSpec], body, doc: str):
-    """A function with a generated signature that Typer turns into a command."""
+    """A function with a generated signature that Typer turns into a command: the options
+    of `specs`, then the shared ``--quiet``."""
     names = [s.name for s in specs]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
@@ -52,7 +59,7 @@ def build_command(specs: list[OptionSpec], body, doc: str):
     def command(**kwargs: Any) -> None:
         body(kwargs)
 
-    parameters = [typer_parameter(s) for s in specs]
+    parameters = [*(typer_parameter(s) for s in specs), QUIET]
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in parameters}
     command.__doc__ = doc
@@ -61,22 +68,20 @@ def build_command(specs: list[OptionSpec], body, doc: str):
 
 def make_train_command(model: Any):
     core_names = {s.name for s in CORE_OPTIONS}
-    clash = core_names & {s.name for s in model.options}
+    clash = (core_names | {QUIET.name}) & {s.name for s in model.options}
     if clash:
         raise PluginError(f"model '{model.name}' redefines core option(s) {sorted(clash)}")
 
     def body(values: dict[str, Any]) -> None:
-        import artkit
-
         apply_quiet(values.pop("quiet"))
         core = {k: values.pop(k) for k in list(values) if k in core_names}
         folds = core.pop("cv")
         if folds:
             core.pop("test_fraction")
-            cv = artkit.cross_validate(model.name, folds, **core, **values)
+            cv = cross_validate(model.name, folds, **core, **values)
             print_table(f"{model.name} — {folds}-fold cross-validation ({cv.path})", cv.rows())
             return
-        run = artkit.train(model.name, **core, **values)
+        run = train(model.name, **core, **values)
         print_eval_result(f"{model.name} — test split ({run.dir})", run.result())
         print_report_hint(run.dir)
 

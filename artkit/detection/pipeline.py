@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from artkit import registry
 from artkit.contracts import Detections, capability
 from artkit.data.decode import read_image, resize_to
 from artkit.detection.cam import upsample
@@ -27,6 +28,8 @@ from artkit.runtime.pipeline import Failure, iter_batches
 #: Photos larger than this (longest side) are worked on shrunk; boxes are mapped back.
 MAX_SIDE = 1280
 CAM_OUTPUT = "cams"
+#: The class whose activation map or probability finds paintings, unless told otherwise.
+DEFAULT_CLASS = "painting"
 
 
 @dataclass
@@ -90,15 +93,26 @@ def open_cam_model(path: Path, class_name: str | None, device: str = "auto",
                           hint="export a CAM-capable model (vgg19-cam, mobilenet, ...) or use "
                           "--method frames+cnn or frames")
     labels = card.labels
-    if class_name is None:
-        class_name = "painting" if "painting" in labels else None
+    class_name = class_name or DEFAULT_CLASS
     if class_name not in labels:
-        raise ArtkitError(f"the model has no class '{class_name}'", path,
-                          hint="its classes: " + ", ".join(labels))
+        raise ArtkitError(f"the model has no class '{class_name}' (its classes: "
+                          f"{', '.join(labels)})", path,
+                          hint="choose the class to look for with --class")
     return CamModel(path=path, session=session, card=card, class_index=labels.index(class_name))
 
 
-def latest_cam_export(folder: Path = Path("exported"), model: str = "vgg19-cam") -> Path | None:
+def fallback_cam_models() -> list[str]:
+    """The model plugins `detect` falls back on without a model, best first: those that
+    declare ``default_cam_rank`` (:data:`artkit.contracts.OPTIONAL`)."""
+    ranked = []
+    for name, plugin in registry.of_kind(registry.Kind.MODEL).items():
+        rank = capability(plugin.obj, "default_cam_rank")
+        if rank is not None:
+            ranked.append((rank, name))
+    return [name for _, name in sorted(ranked)]
+
+
+def latest_cam_export(model: str, folder: Path = Path("exported")) -> Path | None:
     """The most recently exported file of `model` with a ``cams`` output in `folder`."""
     found: list[tuple[str, float, Path]] = []
     for path in sorted(folder.glob("*.onnx")) if folder.is_dir() else []:
@@ -111,29 +125,37 @@ def latest_cam_export(folder: Path = Path("exported"), model: str = "vgg19-cam")
     return max(found)[2] if found else None
 
 
-def default_cam_model(model: str = "vgg19-cam") -> tuple[Path, str]:
-    """The model `detect` uses without --model, and a sentence saying where it is from: the
-    bundled painting detector (artkit/bundled), else the latest export of `model`, else a
-    fresh export of its most recent finished run."""
+def default_cam_model() -> tuple[Path, str]:
+    """The model `detect` uses without one, and a sentence saying where it is from: the
+    bundled painting detector (artkit/bundled), else the latest export of a fallback CAM
+    model (:func:`fallback_cam_models`, best first), else a fresh export of the most recent
+    finished run of one."""
     from artkit.bundled import painting_detector
     from artkit.training.runs import resolve_run
 
     bundled = painting_detector()
     if bundled is not None:
         return bundled, f"the bundled painting detector ({bundled.name}, docs/detection.md)"
-    path = latest_cam_export(model=model)
-    if path is not None:
-        return path, f"the most recent {model} export, {path}"
-    try:
-        run = resolve_run(None, model=model)
-    except ArtkitError:
-        raise ArtkitError(f"no --model given and no {model} model found in exported/ or runs/",
-                          hint=f"train one (`artkit train {model}`), export it (`artkit export "
-                          "onnx`), pass --model FILE.onnx, or use --method frames") from None
-    from artkit.export.run_export import export_run
+    models = fallback_cam_models()
+    for model in models:
+        path = latest_cam_export(model)
+        if path is not None:
+            return path, f"the most recent {model} export, {path}"
+    for model in models:
+        try:
+            run = resolve_run(None, model=model)
+        except ArtkitError:
+            continue
+        from artkit.onnx_export.run_export import export_run  # onnx and the exporters: only here
 
-    result = export_run(run)
-    return result.path, f"a fresh export of the most recent {model} run {run.dir}, {result.path}"
+        result = export_run(run)
+        return result.path, (f"a fresh export of the most recent {model} run {run.dir}, "
+                             f"{result.path}")
+    named = " or ".join(models) or "CAM"
+    first = models[0] if models else "MODEL"
+    raise ArtkitError(f"no model given and no {named} model found in exported/ or runs/",
+                      hint=f"train one (`artkit train {first}`), export it (`artkit export "
+                      "onnx`), pass --model FILE.onnx, or use --method frames")
 
 
 @dataclass

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from artkit import __version__
 from artkit.decisions.rule import DecisionRule
 from artkit.errors import ArtkitError
-from artkit.formats.versioned import open_versioned, split_known
+from artkit.formats.versioned import ARTKIT_VERSION, open_versioned, split_known
 
 KEY = "artkit"
 SCHEMA_VERSION = 2
@@ -50,7 +49,7 @@ class ModelCard:
     """``image`` (float32 (N, H, W, 3) RGB 0..255) or ``descriptors`` (one image's local
     descriptors; `preprocessing` names the extractor)."""
     outputs: list[str]
-    artkit_version: str = __version__
+    artkit_version: str = ARTKIT_VERSION
     schema_version: int = SCHEMA_VERSION
     options: dict[str, Any] = field(default_factory=dict)
     input_size: tuple[int, int] | None = None

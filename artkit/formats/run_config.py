@@ -13,10 +13,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from artkit import __version__
 from artkit.decisions.rule import DecisionRule
 from artkit.errors import ArtkitError
-from artkit.formats.versioned import open_versioned, split_known
+from artkit.formats.versioned import ARTKIT_VERSION, open_versioned, split_known
 
 SCHEMA_VERSION = 2
 REQUIRED = ("model", "task", "labels", "data")
@@ -41,7 +40,7 @@ class RunConfig:
     n_images: dict[str, int] = field(default_factory=dict)
     decision: DecisionRule | None = None
     """Multi-label runs: the tuned rule (``artkit tune-thresholds``); None until tuned."""
-    artkit_version: str = __version__
+    artkit_version: str = ARTKIT_VERSION
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys the model plugin stored (``run.update_config(input_size=...)``)."""

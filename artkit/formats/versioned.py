@@ -1,14 +1,24 @@
-"""What artkit's versioned JSON formats (model card, run config) share: the schema check on
-read, and the split between known fields and keys kept as they are."""
+"""What artkit's versioned JSON formats (model card, run config) share: the version of
+artkit that writes them, the schema check on read, and the split between known fields and
+keys kept as they are.
+
+The version is read here, once, from the installed package's metadata: every file artkit
+writes records it, and the package root re-exports it as ``artkit.__version__`` (the core
+never imports the root)."""
 
 from __future__ import annotations
 
 from dataclasses import fields
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from artkit import __version__
 from artkit.errors import ArtkitError
+
+try:
+    ARTKIT_VERSION = metadata.version("artkit")
+except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+    ARTKIT_VERSION = "0.0.0+src"
 
 
 def open_versioned(stored: Any, path: str | Path | None, *, what: str, schema: int,
@@ -22,7 +32,7 @@ def open_versioned(stored: Any, path: str | Path | None, *, what: str, schema: i
     version = stored.pop("schema_version", 1)
     if not isinstance(version, int) or version > schema:
         raise error(f"written by artkit {stored.get('artkit_version', '?')} with {what} "
-                    f"schema {version}; this artkit ({__version__}) reads schema {schema} "
+                    f"schema {version}; this artkit ({ARTKIT_VERSION}) reads schema {schema} "
                     "and older", path, hint="upgrade artkit: pip install -U artkit")
     missing = [k for k in required if k not in stored]
     if missing:

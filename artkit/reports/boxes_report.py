@@ -1,14 +1,14 @@
-"""The report of a boxes file from ``artkit detect`` (COCO results json, or its csv): the
+"""The report of a boxes file from ``artkit.detect`` (COCO results json, or its csv): the
 photos with their boxes drawn and, with annotations (``--gt``), the annotated paintings,
 the metrics, and the photos with the most missed paintings first.
 
 With annotations every annotated photo counts, as in ``artkit evaluate-detect``: a photo
-without a box in the file has missed all its paintings; but when ``detect --gt`` recorded
-the photos it ran on (``photos`` in ``<name>.metrics.json``), only those count, as in the
-metrics ``detect`` printed (a run over 8 of 203 annotated photos is not 195 misses).
-Without ``--gt`` the annotations that ``detect --gt`` recorded there are used when that
-file names them. Rows may carry a ``label`` (a class given to the box) and a ``crop`` (an image file
-of the box): both are shown when present.
+without a box in the file has missed all its paintings; but when ``detect`` with
+annotations recorded the photos it ran on (``photos`` in ``<name>.metrics.json``, a
+:class:`~artkit.detection.metrics_file.BoxesMetrics`), only those count, as in the metrics
+``detect`` gave (a run over 8 of 203 annotated photos is not 195 misses). Without ``--gt``
+the annotations recorded there are used. Rows may carry a ``label`` (a class given to the
+box) and a ``crop`` (an image file of the box): both are shown when present.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from artkit import atomic
 from artkit.contracts import Detections
 from artkit.detection.boxes import as_boxes, iou_matrix
 from artkit.detection.coco import CocoTruth, read_coco
+from artkit.detection.metrics_file import BoxesMetrics, metrics_path
 from artkit.errors import ArtkitError
 from artkit.reports.page import Gallery, Table, clean, relative_link, render, resolve
 from artkit.reports.thumbs import ThumbnailMode, Thumbnails, embed_file
@@ -117,16 +117,16 @@ def read_boxes(path: Path) -> list[BoxRow]:
     return rows
 
 
-def stored_metrics(path: Path) -> tuple[Path, dict[str, Any] | None]:
-    """``<name>.metrics.json`` beside the boxes file (written by ``detect --gt``)."""
-    beside = path.with_name(path.stem + ".metrics.json")
+def stored_metrics(path: Path) -> tuple[Path, BoxesMetrics | None]:
+    """``<name>.metrics.json`` beside the boxes file (written by ``artkit.detect`` with
+    annotations), or None when there is none or it cannot be read."""
+    beside = metrics_path(path)
     if not beside.exists():
         return beside, None
     try:
-        stored = atomic.read_json(beside)
-    except (OSError, ValueError):
+        return beside, BoxesMetrics.read(beside)
+    except ArtkitError:
         return beside, None
-    return beside, stored if isinstance(stored, dict) else None
 
 
 def _truth(gt: Path, rows: list[BoxRow], class_name: str | None) -> CocoTruth:
@@ -186,17 +186,17 @@ def judge(photo: Photo) -> dict[str, Any]:
 def boxes_report(path: Path, output: Path, gt: Path | None = None,
                  class_name: str | None = None, thumbnails: ThumbnailMode = "auto") -> Path:
     rows = read_boxes(path)
-    metrics_path, stored = stored_metrics(path)
+    stored_path, stored = stored_metrics(path)
     notes = []
-    if gt is None and stored and stored.get("gt") and resolve(stored["gt"], path).exists():
-        gt = resolve(stored["gt"], path)
-        notes.append(f"Annotations: {gt}, as recorded in {metrics_path.name}.")
+    if gt is None and stored and resolve(stored.gt, path).exists():
+        gt = resolve(stored.gt, path)
+        notes.append(f"Annotations: {gt}, as recorded in {stored_path.name}.")
     truth = _truth(gt, rows, class_name) if gt is not None else None
-    scored = set(stored["photos"]) if stored and "photos" in stored else None
+    scored = set(stored.photos) if stored and stored.photos is not None else None
     photos, left_out = collect_photos(path, rows, truth, scored)
     if scored is not None and truth is not None:
         notes.append(f"Scored on the {len(photos)} annotated photos `detect` ran on, as "
-                     f"recorded in {metrics_path.name}.")
+                     f"recorded in {stored_path.name}.")
     if left_out:
         notes.append(f"{left_out} boxes are on photos that {gt} does not annotate: left out "
                      "(photos are matched by file name).")
@@ -212,8 +212,8 @@ def boxes_report(path: Path, output: Path, gt: Path | None = None,
             pr_curve = next((embed_file(p) for p in result.plots), None)
         metrics = result.metrics
     elif stored:
-        metrics = stored.get("metrics")
-        notes.append(f"Metrics from {metrics_path.name}; give --gt to see the annotated "
+        metrics = stored.metrics
+        notes.append(f"Metrics from {stored_path.name}; give --gt to see the annotated "
                      "paintings on the photos.")
 
     for photo in photos:  # AP counts every candidate; the page shows the reported ones
@@ -294,9 +294,11 @@ def boxes_report(path: Path, output: Path, gt: Path | None = None,
     if truth is not None:
         about |= {"annotations": str(truth.path), "category": truth.category,
                   "paintings": int(sum(len(p.truth) for p in photos))}
-    for key in ("method", "threshold", "model"):
-        if stored and stored.get(key) is not None:
-            about[key] = stored[key]
+    if stored:
+        about |= {key: value for key, value in (("method", stored.method),
+                                                 ("min_score", stored.min_score),
+                                                 ("model", stored.model))
+                  if value is not None}
     metric_rows = [{"metric": k, "value": v} for k, v in (metrics or {}).items()]
     return render(
         "boxes.html.j2", output, title=f"Detections: {path.name}",

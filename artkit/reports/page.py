@@ -13,7 +13,8 @@ from typing import Any
 
 import jinja2
 
-from artkit import __version__, atomic
+from artkit import atomic
+from artkit.formats.versioned import ARTKIT_VERSION
 
 TEMPLATES = Path(__file__).with_name("templates")
 PAGE_SIZE = 60
@@ -135,6 +136,6 @@ def render(template: str, output: Path, **context: Any) -> Path:
     page = environment().get_template(template).render(
         css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
         js=(TEMPLATES / "report.js").read_text(encoding="utf-8"),
-        version=__version__, generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
+        version=ARTKIT_VERSION, generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
         **context)
     return atomic.write_text(output, page)

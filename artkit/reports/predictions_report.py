@@ -1,6 +1,7 @@
-"""The report of a predictions file from ``artkit predict --output`` (csv, json or jsonl):
-a gallery with filters by label and by score, the least confident first, a summary of the
-labels given, and the files that were skipped with their reasons."""
+"""The report of a predictions file written by ``Model.predict(output=...)`` (``artkit
+predict --output``; csv, json or jsonl): a gallery with filters by label and by score, the
+least confident first, a summary of the labels given, and the files that were skipped with
+their reasons."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from artkit.errors import ArtkitError
 from artkit.reports.charts import histogram
 from artkit.reports.page import Gallery, Table, clean, relative_link, render, resolve
 from artkit.reports.thumbs import ThumbnailMode, Thumbnails
-from artkit.runtime.writers import FIXED_COLUMNS
+from artkit.runtime.writers import FIXED_COLUMNS, LEGACY_COLUMNS, PredictionsHeader
 
 TOP_SHOWN = 3
 """Labels shown under each image of a multi-class model."""
@@ -29,14 +30,14 @@ class PredictionRow:
     labels: list[str] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
     listed: bool = False
-    """The prediction was a list of labels (a multi-label model's row)."""
+    """The labels were a list (a multi-label model's row)."""
 
 
 @dataclass
 class PredictionFile:
     path: Path
     rows: list[PredictionRow]
-    header: dict[str, Any] = field(default_factory=dict)
+    header: PredictionsHeader = field(default_factory=PredictionsHeader)
     multilabel: bool = False
 
 
@@ -47,20 +48,22 @@ def _not_predictions(path: Path, why: str) -> ArtkitError:
 def _from_dict(row: Any, number: int, path: Path) -> PredictionRow:
     if not isinstance(row, dict) or "path" not in row or "status" not in row:
         raise _not_predictions(path, f"row {number} has no path and status")
-    prediction = row.get("prediction")
-    labels = prediction if isinstance(prediction, list) else \
-        ([prediction] if prediction else [])
+    # `labels` (multi-label) or `label` (multi-class), as Prediction.to_dict writes them;
+    # files from before that hold either under `prediction`
+    given = row["labels"] if "labels" in row else row.get("label", row.get("prediction"))
+    listed = isinstance(given, list)
+    labels = given if listed else ([given] if given else [])
     scores = row.get("scores") or {}
     if not isinstance(scores, dict):
         raise _not_predictions(path, f"row {number}: scores is not an object")
     return PredictionRow(str(row["path"]), str(row["status"]), row.get("error"),
                          [str(x) for x in labels], {str(k): float(v) for k, v in scores.items()
                                                     if v is not None},
-                         listed=isinstance(prediction, list))
+                         listed=listed)
 
 
 def is_predictions_csv(columns: list[str]) -> bool:
-    return columns[:len(FIXED_COLUMNS)] == FIXED_COLUMNS
+    return columns[:len(FIXED_COLUMNS)] in (FIXED_COLUMNS, LEGACY_COLUMNS)
 
 
 def read_predictions(path: Path) -> PredictionFile:
@@ -81,7 +84,7 @@ def read_predictions(path: Path) -> PredictionFile:
                 rows.append(_from_dict(json.loads(line), number, path))
             except json.JSONDecodeError:
                 raise _not_predictions(path, f"line {number} is not json") from None
-        return PredictionFile(path, rows, {}, any(r.listed for r in rows))
+        return PredictionFile(path, rows, PredictionsHeader(), any(r.listed for r in rows))
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -89,8 +92,8 @@ def read_predictions(path: Path) -> PredictionFile:
     if not isinstance(document, dict) or not isinstance(document.get("results"), list):
         raise _not_predictions(path, "no 'results' list")
     rows = [_from_dict(r, n, path) for n, r in enumerate(document["results"], 1)]
-    header = {k: v for k, v in document.items() if k != "results"}
-    return PredictionFile(path, rows, header, header.get("task") == "multilabel"
+    header = PredictionsHeader.from_json(document)
+    return PredictionFile(path, rows, header, header.task == "multilabel"
                           or any(r.listed for r in rows))
 
 
@@ -99,7 +102,7 @@ def _read_csv(path: Path) -> PredictionFile:
         reader = csv.reader(handle)
         columns = next(reader, None)
         if not columns or not is_predictions_csv(columns):
-            raise _not_predictions(path, "its columns are not path,status,error,prediction,...")
+            raise _not_predictions(path, "its columns are not path,status,error,labels,...")
         labels = [c.removeprefix("score:") for c in columns[len(FIXED_COLUMNS):]]
         rows, multilabel = [], False
         for values in reader:
@@ -114,7 +117,7 @@ def _read_csv(path: Path) -> PredictionFile:
             if status == "ok" and len(given) != 1:  # a multi-class row names one label
                 multilabel = True
             rows.append(PredictionRow(path_text, status, error or None, given, scores))
-    return PredictionFile(path, rows, {"labels": labels}, multilabel)
+    return PredictionFile(path, rows, PredictionsHeader(labels=labels), multilabel)
 
 
 def item_of(row: PredictionRow, multilabel: bool) -> dict[str, Any]:
@@ -168,12 +171,11 @@ def predictions_report(path: Path, output: Path, thumbnails: ThumbnailMode = "au
     header = found.header
     summary = {"file": str(path), "images": len(found.rows), "scored": len(ok),
                "skipped": len(failed),
-               "task": header.get("task") or ("multilabel" if found.multilabel
-                                              else "multiclass")}
-    if header.get("model"):
-        summary["model"] = header["model"]
-    if header.get("decision"):
-        summary["decision"] = json.dumps(header["decision"])
+               "task": header.task or ("multilabel" if found.multilabel else "multiclass")}
+    if header.model:
+        summary["model"] = header.model
+    if header.decision:
+        summary["decision"] = json.dumps(header.decision)
     return render(
         "predictions.html.j2", output, title=f"Predictions: {path.name}",
         subtitle=f"{len(ok)} images scored, {len(failed)} skipped", target=str(path),

@@ -319,9 +319,9 @@ def run_report(run: Run, output: Path, thumbnails: ThumbnailMode = "auto") -> Pa
     stored = run.metrics
     labels = list(config.labels)
     notes: list[str] = []
-    if stored is None:
-        notes.append("This run did not finish (no metrics.json): only what it wrote so far "
-                     "is shown.")
+    why = run.unfinished()
+    if why:
+        notes.append(f"This run did not finish ({why}): only what it wrote so far is shown.")
     metrics = (stored or {}).get("metrics", {})
     bounds = intervals(stored or {})
     headline = [{"name": k, "value": metrics.get(k), "interval": bounds.get(k)}

@@ -11,7 +11,9 @@ files such as ``.txt`` or ``.json`` are ignored and counted). Some entries with 
 suffix are not readable images, and they are kept so that the decoder reports them as
 skipped, never dropped silently: a dangling symbolic link, a folder named like an image
 (whose contents are searched too), a file without read permission. A file named
-explicitly is always kept; a named path that does not exist fails as "file not found".
+explicitly is always kept. A path named as an input (not inside a ``.txt`` list) that does
+not exist is an error before any work (:func:`check_named`); a listed path that does not
+exist, or one gone by the time it is decoded, is skipped as "file not found".
 
 :class:`InputStream` lists on a background thread: the first batch starts while a tree of
 100,000 files is still being walked, and ``total`` is known as soon as the walk ends.
@@ -23,7 +25,7 @@ import glob
 import os
 import queue
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +123,17 @@ def _expand_one(text: str, counts: _Counts, depth: int) -> Iterator[Path]:
         yield path
 
 
+def check_named(inputs: Sequence[str | Path]) -> None:
+    """A one-line error naming the first input, as it was written, that is neither a file,
+    a folder, a symbolic link nor a glob pattern: a typo is caught before any work."""
+    for item in inputs:
+        text = str(item)
+        path = Path(text).expanduser()
+        if not path.exists() and not path.is_symlink() and not GLOB_CHARS & set(text):
+            raise ArtkitError(f"{text}: no such file or folder",
+                              hint="give image files, folders, glob patterns or a .txt list")
+
+
 def iter_inputs(inputs: Sequence[str | Path], counts: _Counts | None = None
                 ) -> Iterator[Path]:
     """Every image path the inputs name, in input order, lazily. Raises if there are none."""
@@ -138,6 +151,7 @@ def iter_inputs(inputs: Sequence[str | Path], counts: _Counts | None = None
 
 def expand_inputs(inputs: Sequence[str | Path]) -> ExpandedInputs:
     """All of :func:`iter_inputs` at once, with what was ignored."""
+    check_named(inputs)
     counts = _Counts()
     paths = list(iter_inputs(inputs, counts))
     return ExpandedInputs(paths, counts.ignored, counts.empty_patterns)
@@ -163,14 +177,16 @@ class InputStream:
     @classmethod
     def listing(cls, inputs: Sequence[str | Path] | str | Path,
                 exclude: Collection[str] = ()) -> InputStream:
-        """The paths INPUTS name (files, folders, globs, lists), as :func:`iter_inputs`."""
+        """The paths INPUTS name (files, folders, globs, lists), as :func:`iter_inputs`;
+        a named input that does not exist is an error here, before anything is listed."""
         items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+        check_named(items)
         return cls(lambda counts: iter_inputs(items, counts), exclude)
 
     @classmethod
-    def of(cls, paths: Sequence[Path]) -> InputStream:
+    def of(cls, paths: Iterable[Path], exclude: Collection[str] = ()) -> InputStream:
         """Exactly these paths (already listed: nothing is walked or expanded)."""
-        return cls(lambda counts: iter(Path(p) for p in paths))
+        return cls(lambda counts: iter(Path(p) for p in paths), exclude)
 
     def _list(self, source: Callable[[_Counts], Iterator[Path]]) -> None:
         listed = 0

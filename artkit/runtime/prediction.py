@@ -39,11 +39,12 @@ class Prediction:
         return self.labels[0] if self.labels else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The row written to ``--output`` files: path, status, then the error or the
-        prediction (a label, or a list for multi-label) and every label's score."""
+        """The row written to prediction files, keyed by attribute name: path, status,
+        then the error, or the `label` (multi-class) or `labels` (multi-label, a list)
+        and every label's score (Python floats)."""
         if not self.ok:
             return {"path": str(self.path), "status": self.status, "error": self.error}
         assert self.scores is not None
-        return {"path": str(self.path), "status": "ok",
-                "prediction": list(self.labels) if self.multilabel else self.label,
+        chosen = {"labels": list(self.labels)} if self.multilabel else {"label": self.label}
+        return {"path": str(self.path), "status": "ok", **chosen,
                 "scores": dict(zip(self.model_labels, map(float, self.scores), strict=True))}

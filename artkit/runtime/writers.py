@@ -6,8 +6,11 @@ row torn by the interruption is cut off first). CSV and JSON Lines grow in place
 document cannot be valid while half-written, so its rows go to a ``.partial.jsonl`` file
 beside it and the JSON is written atomically from that at the end.
 
-Every row holds the path, ``status`` (``ok`` or ``error``), the error reason, the
-prediction and one score per label, in input order.
+Every row holds the path, ``status`` (``ok`` or ``error``), the error reason, the labels
+given and one score per label, in input order (:meth:`Prediction.to_dict`). A JSON file
+starts with a :class:`PredictionsHeader`, the one definition of what made the file; the
+report reads it back. A run that fails or is interrupted before its first row leaves no
+file it created.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,8 +28,35 @@ from artkit.atomic import atomic_path
 from artkit.errors import ArtkitError
 from artkit.runtime.prediction import Prediction
 
-FIXED_COLUMNS = ["path", "status", "error", "prediction"]
-FORMATS = (".csv", ".json", ".jsonl")
+FIXED_COLUMNS = ["path", "status", "error", "labels"]
+LEGACY_COLUMNS = ["path", "status", "error", "prediction"]
+"""The fixed csv columns before the `labels` column took its attribute's name (still read,
+and resumed in their own layout)."""
+
+
+@dataclass(frozen=True)
+class PredictionsHeader:
+    """What made a predictions file: the header of a JSON file, read back by the report."""
+
+    model: str | None = None
+    """The ``.onnx`` file, as it was given."""
+    artkit_model: str | None = None
+    """The model plugin that trained it (``ModelCard.model``)."""
+    task: str | None = None
+    labels: list[str] = field(default_factory=list)
+    decision: dict[str, Any] | None = None
+    """The multi-label decision rule applied (``DecisionRule.to_json()``), else None."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> PredictionsHeader:
+        """The header keys of `stored` (a JSON predictions file, or part of a header);
+        the others, such as ``results``, are left out."""
+        labels = stored.get("labels") or []
+        return cls(stored.get("model"), stored.get("artkit_model"), stored.get("task"),
+                   [str(x) for x in labels], stored.get("decision"))
 
 
 def _cut_torn_tail(path: Path, chunk: int = 1 << 16) -> None:
@@ -97,18 +128,23 @@ class OutputLock:
 class ResultWriter:
     """Base: `done` holds the paths already in the file (when resuming)."""
 
-    def __init__(self, path: Path, labels: list[str], header: dict[str, Any], resume: bool):
+    def __init__(self, path: Path, labels: list[str], header: PredictionsHeader,
+                 resume: bool):
         self.path = path
         self.labels = labels
         self.header = header
         self.done: set[str] = set()
         self.handle: IO[str]
         self.lock: OutputLock | None = None
+        self.fresh = True
+        """The file was created (not appended to) by this writer."""
+        self.rows = 0
 
     def write(self, rows: list[Prediction]) -> None:
         with _writing(self.path):
             self._write(rows)
             self.handle.flush()
+        self.rows += len(rows)
 
     def _write(self, rows: list[Prediction]) -> None:
         raise NotImplementedError
@@ -126,15 +162,19 @@ class ResultWriter:
             self.handle.close()
         except OSError:  # the failed write is reported already
             pass
-        if self.path.exists():
+        if not finished and self.fresh and not self.rows:  # nothing done: leave no file
+            self.path.unlink(missing_ok=True)
+        elif self.path.exists():
             _cut_torn_tail(self.path)
 
 
 class JsonlWriter(ResultWriter):
-    def __init__(self, path: Path, labels: list[str], header: dict[str, Any], resume: bool):
+    def __init__(self, path: Path, labels: list[str], header: PredictionsHeader,
+                 resume: bool):
         super().__init__(path, labels, header, resume)
         path.parent.mkdir(parents=True, exist_ok=True)
         if resume and path.exists():
+            self.fresh = False
             _cut_torn_tail(path)
             with path.open(encoding="utf-8") as handle:
                 for number, line in enumerate(handle, 1):
@@ -153,17 +193,19 @@ class JsonlWriter(ResultWriter):
 
 
 class CsvWriter(ResultWriter):
-    def __init__(self, path: Path, labels: list[str], header: dict[str, Any], resume: bool):
+    def __init__(self, path: Path, labels: list[str], header: PredictionsHeader,
+                 resume: bool):
         super().__init__(path, labels, header, resume)
-        clash = set(FIXED_COLUMNS) & set(labels)
-        self.score_columns = [f"score:{x}" for x in labels] if clash else list(labels)
-        self.columns = FIXED_COLUMNS + self.score_columns
+        self.columns = FIXED_COLUMNS + score_columns(labels, FIXED_COLUMNS)
         path.parent.mkdir(parents=True, exist_ok=True)
         if resume and path.exists() and path.stat().st_size > 0:
+            self.fresh = False
             _cut_torn_tail(path)
+            legacy = LEGACY_COLUMNS + score_columns(labels, LEGACY_COLUMNS)
             with path.open(newline="", encoding="utf-8") as handle:
                 reader = csv.reader(handle)
-                if next(reader, None) != self.columns:
+                columns = next(reader, None)
+                if columns not in (self.columns, legacy):
                     raise ArtkitError("its columns are not this model's; cannot resume into it",
                                       path)
                 self.done = {row[0] for row in reader if row}
@@ -176,18 +218,17 @@ class CsvWriter(ResultWriter):
 
     def _write(self, rows: list[Prediction]) -> None:
         for row in rows:
-            prediction = (";".join(row.labels) if row.multilabel else row.label) if row.ok \
-                else ""
             values = [f"{float(s):.6g}" for s in row.scores] if row.scores is not None else \
                 [""] * len(self.labels)
-            self.writer.writerow([str(row.path), row.status, row.error or "", prediction or "",
-                                  *values])
+            self.writer.writerow([str(row.path), row.status, row.error or "",
+                                  ";".join(row.labels), *values])
 
 
 class JsonWriter(JsonlWriter):
     """JSON Lines into ``<name>.partial.jsonl``, turned into the JSON document at the end."""
 
-    def __init__(self, path: Path, labels: list[str], header: dict[str, Any], resume: bool):
+    def __init__(self, path: Path, labels: list[str], header: PredictionsHeader,
+                 resume: bool):
         self.final = path
         partial = path.with_name(path.name + ".partial.jsonl")
         if resume and path.exists() and not partial.exists():  # resume after a finished run
@@ -206,25 +247,42 @@ class JsonWriter(JsonlWriter):
             return
         with _writing(self.final), atomic_path(self.final) as tmp, \
                 tmp.open("w", encoding="utf-8") as out, self.path.open(encoding="utf-8") as rows:
-            out.write(json.dumps(self.header, indent=1)[:-2] + ',\n "results": [\n')
+            out.write(json.dumps(self.header.to_json(), indent=1)[:-2] + ',\n "results": [\n')
             for number, line in enumerate(rows):
                 out.write((",\n" if number else "") + "  " + line.rstrip("\n"))
             out.write("\n ]\n}\n")
         os.unlink(self.path)
 
 
-def open_writer(path: Path, labels: list[str], header: dict[str, Any],
-                resume: bool = False) -> ResultWriter:
-    """A writer for `path` chosen by its suffix (.csv, .json or .jsonl)."""
+def score_columns(labels: list[str], fixed: list[str]) -> list[str]:
+    """The csv's score columns: the labels, prefixed with ``score:`` when one of them
+    is also the name of a fixed column."""
+    return [f"score:{x}" for x in labels] if set(fixed) & set(labels) else list(labels)
+
+
+WRITERS = {".csv": CsvWriter, ".jsonl": JsonlWriter, ".json": JsonWriter}
+
+
+def check_format(path: Path) -> None:
+    """A one-line error for an output whose suffix names no format (before any work)."""
     suffix = path.suffix.lower()
-    writers = {".csv": CsvWriter, ".jsonl": JsonlWriter, ".json": JsonWriter}
-    if suffix not in writers:
+    if suffix not in WRITERS:
         raise ArtkitError(f"unknown output format '{suffix or path.name}'", path,
                           hint="use .csv, .json or .jsonl")
+
+
+def open_writer(path: Path, labels: list[str],
+                header: PredictionsHeader | Mapping[str, Any] | None = None,
+                resume: bool = False) -> ResultWriter:
+    """A writer for `path` chosen by its suffix (.csv, .json or .jsonl), holding the
+    output lock. `header` may also be given as its JSON form."""
+    check_format(path)
+    if not isinstance(header, PredictionsHeader):
+        header = PredictionsHeader.from_json({"labels": labels, **(header or {})})
     lock = OutputLock(path)
     try:
         with _writing(path, hint=None):
-            writer = writers[suffix](path, labels, header, resume)
+            writer = WRITERS[path.suffix.lower()](path, labels, header, resume)
     except BaseException:
         lock.release()
         raise

@@ -1,8 +1,12 @@
-"""Score a trained run on images and hand the scores to the evaluator of its task."""
+"""Score a trained run on images and hand the scores to the evaluator of its task.
+
+`Run.evaluate` calls this module, so it names `Run` for type hints only: the run folder
+sits below its evaluation, and the two modules do not import each other."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,7 +16,9 @@ from artkit.contracts import EvalResult
 from artkit.data.dataset import Dataset, load_dataset
 from artkit.data.splits import Split
 from artkit.errors import DataError
-from artkit.training.runs import Run
+
+if TYPE_CHECKING:  # pragma: no cover
+    from artkit.training.runs import Run
 
 
 def evaluator_for(task: str):

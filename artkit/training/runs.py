@@ -3,24 +3,31 @@
 A run folder holds ``config.json`` (a :class:`~artkit.formats.run_config.RunConfig`),
 ``split.json``, ``history.csv``, ``metrics.json``, plots and the model's artefacts. Every file
 is written atomically; ``config.json`` is written first and ``metrics.json`` last, so a run
-without ``metrics.json`` is one that did not finish.
+without ``metrics.json`` is one that did not finish. A training that raised leaves
+``failed.json`` (the error, and whether it was an interrupt that ``--resume`` can continue)
+instead, so a half run is never mistaken for one still training (:attr:`Run.status`).
 
 The root is ``./runs`` or ``$ARTKIT_RUNS``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
 import re
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from artkit import atomic
 from artkit.contracts import EvalResult
 from artkit.errors import ArtkitError
 from artkit.formats.run_config import RunConfig
+
+FAILED_FILE = "failed.json"
+RunStatus = Literal["done", "failed", "interrupted", "unfinished"]
 
 
 def runs_root() -> Path:
@@ -64,17 +71,59 @@ class Run:
         path = self.path("metrics.json")
         return atomic.read_json(path) if path.exists() else None
 
+    @property
+    def failure(self) -> dict[str, Any] | None:
+        """What ``failed.json`` says (error, type, interrupted, at), or None."""
+        path = self.path(FAILED_FILE)
+        return atomic.read_json(path) if path.exists() else None
+
+    @property
+    def status(self) -> RunStatus:
+        """done (``metrics.json``), failed or interrupted (``failed.json``), or unfinished:
+        neither, a training still going on or a process that was killed."""
+        if self.path("metrics.json").exists():
+            return "done"
+        failure = self.failure
+        if failure is None:
+            return "unfinished"
+        return "interrupted" if failure.get("interrupted") else "failed"
+
+    def mark_failed(self, error: BaseException) -> None:
+        """Record why the training stopped (``failed.json``), for ``artkit runs``; a folder
+        that cannot be written to keeps the error itself from being hidden by this one."""
+        interrupted = isinstance(error, KeyboardInterrupt)
+        with contextlib.suppress(OSError):
+            self.write_json(FAILED_FILE, {
+                "error": "interrupted" if interrupted else (str(error) or type(error).__name__),
+                "type": type(error).__name__, "interrupted": interrupted,
+                "at": datetime.now().isoformat(timespec="seconds")})
+
     def write_json(self, name: str, obj: Any) -> Path:
         return atomic.write_json(self.path(name), obj)
 
     def read_json(self, name: str) -> Any:
         return atomic.read_json(self.path(name))
 
+    def unfinished(self) -> str | None:
+        """Why the run has no results (its error, or no metrics.json); None if it finished."""
+        if self.status == "done":
+            return None
+        failure = self.failure
+        if failure is None:
+            return "no metrics.json"
+        return "it was interrupted" if failure.get("interrupted") else \
+            f"it failed: {failure['error']}"
+
+    def check_finished(self) -> None:
+        """A one-line error saying why, unless the run finished."""
+        why = self.unfinished()
+        if why:
+            raise ArtkitError(f"this run did not finish ({why})", self.dir)
+
     def result(self) -> EvalResult:
         """The saved test-split evaluation (``metrics.json``) of a finished run."""
+        self.check_finished()
         stored = self.metrics
-        if stored is None:
-            raise ArtkitError("this run did not finish (no metrics.json)", self.dir)
         return EvalResult(metrics=stored.get("metrics", {}),
                           per_class=stored.get("per_class", []),
                           plots=[Path(p) for p in stored.get("plots", [])],
@@ -157,7 +206,7 @@ def all_runs() -> list[Run]:
 def resolve_run(ref: str | Path | None = None, model: str | None = None) -> Run:
     """A run from a folder path, ``<model>/<n>``, or (None) the most recent finished run."""
     if ref is None:
-        finished = [r for r in all_runs() if r.path("metrics.json").exists()
+        finished = [r for r in all_runs() if r.status == "done"
                     and (model is None or r.config.model == model)]
         if not finished:
             what = f" of model '{model}'" if model else ""

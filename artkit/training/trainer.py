@@ -95,7 +95,11 @@ def train_on_split(model_name: str, options: dict[str, Any], dataset: Dataset, s
                    name: str | None = None, seed: int = 0,
                    test_fraction: float = TEST_FRACTION, val_fraction: float = VAL_FRACTION,
                    min_class_images: int = 0) -> tuple[Run, EvalResult]:
-    """Train on `split` of `dataset` into a new run folder, then evaluate its test part."""
+    """Train on `split` of `dataset` into a new run folder, then evaluate its test part.
+
+    A training or evaluation that raises leaves the folder marked failed (``failed.json``,
+    :meth:`Run.mark_failed`): an interrupted Keras run keeps its checkpoint for ``--resume``,
+    and ``artkit runs`` tells either from a finished run."""
     model = registry.get(registry.Kind.MODEL, model_name)
     # A model may keep a process's run out of runs/ (a non-chief worker of a distributed
     # training: only the chief writes the run folder).
@@ -110,7 +114,11 @@ def train_on_split(model_name: str, options: dict[str, Any], dataset: Dataset, s
     run.write_json("split.json", split.to_json(dataset))
     info(f"run folder: {run.dir}  (train {len(split.train)}, val {len(split.val)}, "
          f"test {len(split.test)} images, {len(dataset.labels)} labels)")
-    model.train(TrainContext(dataset=dataset, train_idx=split.train, val_idx=split.val,
-                             test_idx=split.test, run=run, options=options, seed=seed))
-    result = evaluate_indices(run, dataset, split.test, label="test")
+    try:
+        model.train(TrainContext(dataset=dataset, train_idx=split.train, val_idx=split.val,
+                                 test_idx=split.test, run=run, options=options, seed=seed))
+        result = evaluate_indices(run, dataset, split.test, label="test")
+    except BaseException as exc:  # an interrupt too: the run is marked, then it goes on up
+        run.mark_failed(exc)
+        raise
     return run, result

@@ -5,7 +5,8 @@ Install a package whose pyproject.toml declares
     [project.entry-points.artkit]
     toy = "artkit_toy"
 
-and `artkit train toy-histogram` exists, with its own `--bins` option."""
+and `artkit train toy-histogram` exists, with its own `--bins` option, and so does the
+command `artkit toy-colours`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import typer
 
 from artkit import hookimpl
 from artkit.atomic import atomic_path
@@ -67,3 +69,17 @@ class ToyHistogramModel:
 @hookimpl
 def register_models(register) -> None:
     register(ToyHistogramModel())
+
+
+def colours_command(images: list[Path], bins: int = 4) -> None:
+    """Print the strongest colour bin of each image: what the toy model compares."""
+    for path in images:
+        histogram = colour_histogram(path, bins)
+        code = int(histogram.argmax())
+        rgb = (code // bins**2, code // bins % bins, code % bins)
+        typer.echo(f"{path}\tbin {rgb}\t{histogram[code]:.2f}")
+
+
+@hookimpl
+def register_commands(cli: typer.Typer) -> None:
+    cli.command("toy-colours")(colours_command)

@@ -37,13 +37,11 @@ class Embedder:
     cached under `key`."""
 
     def __init__(self, network: Any, size: int, key: str, batch_size: int = 32):
-        import tensorflow as tf
+        from artkit_plugins.lib.keras_base.plugin import inference_function
 
         self.network, self.size, self.batch_size = network, size, batch_size
         self.folder = cache_root() / "embeddings" / f"v{CACHE_VERSION}-{key}-{size}"
-        spec = tf.TensorSpec((None, size, size, 3), tf.float32)
-        self._forward = tf.function(lambda images: network(images, training=False),
-                                    input_signature=[spec])
+        self._forward = inference_function(network, size)
 
     def embed_images(self, images: np.ndarray) -> np.ndarray:
         return np.asarray(self._forward(np.asarray(images, np.float32)), dtype=np.float32)

@@ -12,6 +12,7 @@ architecture (which accepts exactly the files Keras accepts) and copied layer by
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ import keras
 
 from artkit.errors import ArtkitError
 from artkit_plugins.lib.keras_base.plugin import DENSE_LAYER
+
+#: Filters of MobileNet's first convolution at alpha 1 (``int(32 * alpha)`` at others).
+MOBILENET_STEM = 32
 
 
 def image_input(size: int) -> keras.KerasTensor:
@@ -47,8 +51,12 @@ def _pretrained(factory: Callable[..., keras.Model], architecture: str, size: in
                 weights: str, **kwargs: Any) -> keras.Model:
     if weights == "imagenet":
         try:
-            return factory(include_top=False, weights="imagenet",
-                           input_shape=(size, size, 3), **kwargs)
+            with warnings.catch_warnings():
+                # At sizes it has no weights for, Keras says it loads the 224 px ones: the
+                # convolutions are the same at any size, which is why they are copied.
+                warnings.filterwarnings("ignore", message="`input_shape` is undefined")
+                return factory(include_top=False, weights="imagenet",
+                               input_shape=(size, size, 3), **kwargs)
         except Exception as exc:  # noqa: BLE001 - Keras raises plain Exception on download
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ArtkitError(
@@ -60,6 +68,8 @@ def _pretrained(factory: Callable[..., keras.Model], architecture: str, size: in
     if not path.is_file():
         raise ArtkitError("weights file not found (--weights takes none, imagenet or a "
                           "file path)", path)
+    if "alpha" in kwargs:
+        check_width(path, architecture, float(kwargs["alpha"]))
     try:
         return factory(include_top=False, weights=str(path), input_shape=(size, size, 3),
                        **kwargs)
@@ -67,6 +77,39 @@ def _pretrained(factory: Callable[..., keras.Model], architecture: str, size: in
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ArtkitError(f"these weights do not load into {architecture} without its top "
                           f"at input {size}: {reason}", path) from None
+
+
+def stem_filters(path: Path) -> int | None:
+    """The filters of the one 3 x 3 convolution over the 3 colour channels in an HDF5
+    weights file (Keras 3 ``.weights.h5`` or the older ``.h5`` of keras.applications,
+    whatever its layer names), or None when the file holds no single such kernel."""
+    import h5py
+
+    found: list[int] = []
+
+    def visit(_: str, item: object) -> None:
+        if isinstance(item, h5py.Dataset) and len(item.shape) == 4 and \
+                tuple(item.shape[:3]) == (3, 3, 3):
+            found.append(int(item.shape[3]))
+
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visititems(visit)
+    except OSError:  # not HDF5: Keras's own error names the problem
+        return None
+    return found[0] if len(found) == 1 else None
+
+
+def check_width(path: Path, architecture: str, alpha: float) -> None:
+    """A weights file made for another width multiplier fails in Keras with a shape
+    mismatch deep inside the network; MobileNet's first convolution has ``int(32 * alpha)``
+    filters, so the file says which alpha it was made for, and the error can too."""
+    filters = stem_filters(path)
+    if filters is None or filters == int(MOBILENET_STEM * alpha):
+        return
+    made_for = filters / MOBILENET_STEM
+    raise ArtkitError(f"these weights were made for {architecture} with alpha {made_for:g}, "
+                      f"not {alpha:g}", path, hint=f"add --alpha {made_for:g}")
 
 
 def _own_layers(base: keras.Model) -> list[keras.layers.Layer]:

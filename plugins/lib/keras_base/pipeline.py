@@ -3,8 +3,9 @@ prefetch, so the training step never waits on image files.
 
 Decoding goes through :func:`artkit.data.decode.load_resized` (wrapped in
 ``tf.numpy_function``), so a network sees
-exactly the pixels every other part of artkit sees. Images that do not decode are dropped
-from the pipeline and listed in `skipped`, so one broken file does not end a training.
+exactly the pixels every other part of artkit sees. Images that do not decode are listed in
+`skipped`, so one broken file does not end a training: validation drops them, training keeps
+them with sample weight 0 (see :func:`make_dataset`).
 """
 
 from __future__ import annotations
@@ -53,7 +54,14 @@ def make_dataset(paths: Sequence[Path], targets: np.ndarray, size: int, batch_si
     `targets` are float32 rows (one-hot or multi-hot). `augment` flags the rows that get a
     fresh random transformation every epoch (the balanced copies); `shuffle_seed` turns on
     per-epoch shuffling (training). Decoded, resized images are cached after the first pass:
-    in memory when small, else in `cache_dir`."""
+    in memory when small, else in `cache_dir`.
+
+    An image that does not decode is dropped from validation data, but stays in training
+    data as a blank image of sample weight 0, adding nothing to the loss or a metric: filtering it
+    out would leave the number of full training batches unknown to Keras, which then runs
+    one step past the end on no data; that step added a batch's worth of samples to every
+    metric's count and nothing to its total, so the training ``top1``/``top5`` (and loss)
+    of ``history.csv`` came out scaled by steps / (steps + 1)."""
     import tensorflow as tf
 
     from artkit_plugins.lib.keras_base.augment import random_augment
@@ -72,8 +80,10 @@ def make_dataset(paths: Sequence[Path], targets: np.ndarray, size: int, batch_si
     data = tf.data.Dataset.from_tensor_slices(
         ([str(p) for p in paths], targets.astype(np.float32), weights, augment))
     data = data.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    data = data.filter(lambda image, target, weight, flag, ok: ok)
-    data = data.map(lambda image, target, weight, flag, ok: (image, target, weight, flag))
+    if shuffle_seed is None:
+        data = data.filter(lambda image, target, weight, flag, ok: ok)
+    data = data.map(lambda image, target, weight, flag, ok:
+                    (image, target, weight * tf.cast(ok, tf.float32), flag))
     if n * size * size * 3 <= MEMORY_CACHE_BYTES or cache_dir is None:
         data = data.cache()
     else:

@@ -117,24 +117,38 @@ class KerasModelPlugin:
         from artkit_plugins.lib.keras_onnx import keras_onnx_graph
 
         network = self.trained_network(run)
-        features = keras.Model(network.inputs, network.get_layer(DENSE_LAYER).input,
+        features = keras.Model(network.input, network.get_layer(DENSE_LAYER).input,
                                name=f"{self.name}-features")
         size = int(run.config.extra["input_size"])
         return keras_onnx_graph(features, (size, size), opset, output="embedding",
                                 preprocessing={"network": f"backbone/{self.name}"})
 
 
+def _infer(network: keras.Model, images: Any) -> Any:
+    return network(images, training=False)
+
+
+def inference_function(network: keras.Model, size: int) -> Any:
+    """`network` at inference on float32 (n, size, size, 3) batches, as one ``tf.function``
+    for every batch size (a partial last batch would trace again).
+
+    A ``functools.partial``, not a lambda: TensorFlow counts traces by the Python
+    function's code, so the lambdas of many loaded networks add up to its "triggered
+    tf.function retracing" warning on stderr, while each partial counts on its own."""
+    import functools
+
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, size, size, 3), tf.float32)
+    return tf.function(functools.partial(_infer, network), input_signature=[spec])
+
+
 class KerasPredictor:
     """A trained Keras network scoring image files (decoded as everywhere in artkit)."""
 
     def __init__(self, model: keras.Model, labels: list[str], size: int):
-        import tensorflow as tf
-
         self.model, self.labels, self.size = model, labels, size
-        # One trace for every batch size (a partial last batch would trace again).
-        spec = tf.TensorSpec((None, size, size, 3), tf.float32)
-        self._forward = tf.function(lambda images: model(images, training=False),
-                                    input_signature=[spec])
+        self._forward = inference_function(model, size)
 
     def predict_images(self, images: np.ndarray) -> np.ndarray:
         """Scores of a float32 (n, size, size, 3) RGB 0..255 batch."""

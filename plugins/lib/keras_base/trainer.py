@@ -195,13 +195,8 @@ def train_keras(plugin: KerasModelPlugin, ctx: TrainContext) -> None:
          f"{len(ctx.train_idx)} images" + (f" + {len(extras)} augmented copies"
                                            if len(extras) else ""))
     try:
-        with warnings.catch_warnings():
-            # The data set's length is unknown until the first pass (broken images are
-            # dropped), which Keras reports at each epoch's end; that is expected here.
-            warnings.filterwarnings("ignore", message="Your input ran out of data")
-            warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
-            model.fit(train_data, validation_data=val_data, epochs=options["epochs"],
-                      initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+        fit(model, train_data, val_data, epochs=options["epochs"], initial_epoch=initial_epoch,
+            callbacks=callbacks)
     except KeyboardInterrupt:
         progress.progress.stop()
         done = recorder.epochs_done or initial_epoch
@@ -228,6 +223,18 @@ def train_keras(plugin: KerasModelPlugin, ctx: TrainContext) -> None:
                   "stopped_early": bool(early is not None and early.stopped_epoch > 0),
                   "augmented_copies": int(len(extras)),
                   "skipped_images": sorted(skipped.reasons)})
+
+
+def fit(model: Any, train_data: Any, val_data: Any, *, epochs: int, initial_epoch: int,
+        callbacks: list[Any]) -> None:
+    """`model.fit` on the data of :func:`make_dataset` (already shuffled: Keras's own
+    `shuffle` does not apply to a ``tf.data`` set)."""
+    with warnings.catch_warnings():
+        # The validation images' count is unknown until a pass ends (broken ones are
+        # dropped), which Keras reports after every validation pass; that is expected here.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        model.fit(train_data, validation_data=val_data, epochs=epochs,
+                  initial_epoch=initial_epoch, shuffle=False, callbacks=callbacks, verbose=0)
 
 
 def save_weights_atomic(model: Any, path: Path) -> None:

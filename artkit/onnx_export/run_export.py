@@ -11,6 +11,7 @@ and an interruption at any point leaves no ``.onnx`` behind.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,9 @@ from artkit.contracts import OnnxGraph, capability
 from artkit.data.dataset import Dataset
 from artkit.data.splits import Split
 from artkit.errors import ArtkitError
-from artkit.export.quantize import QuantizeReport
-from artkit.export.selfcheck import CheckResult, self_check
 from artkit.formats.model_card import EMBEDDING_TASK, ModelCard
+from artkit.onnx_export.quantize import QuantizeReport
+from artkit.onnx_export.selfcheck import CheckResult, self_check
 from artkit.training.evaluation import run_dataset
 from artkit.training.runs import Run
 
@@ -103,8 +104,7 @@ def export_run(run: Run, output: Path | None = None, opset: int = DEFAULT_OPSET,
     from artkit.runtime.session import create_session
 
     config = run.config
-    if run.metrics is None:
-        raise ArtkitError("this run did not finish (no metrics.json)", run.dir)
+    run.check_finished()
     model = registry.get(registry.Kind.MODEL, config.model)
     exporter = "export_embedding_onnx" if embedding else "export_onnx"
     if not callable(capability(model, exporter)):
@@ -116,15 +116,21 @@ def export_run(run: Run, output: Path | None = None, opset: int = DEFAULT_OPSET,
     dataset, split = _dataset_and_split(run)
     info(f"building the ONNX graph of {run.dir} (opset {opset})"
          + (", the backbone as an embedding model" if embedding else ""))
-    graph: OnnxGraph = getattr(model, exporter)(run, opset)
-    if quantize and not graph.quantizable:
-        raise ArtkitError(f"--quantize {quantize} is not offered for '{config.model}': its "
-                          "graph would not get faster or smaller (export without --quantize)")
-    session = create_session(graph.model.SerializeToString(), device="cpu")
-    card = build_card(run, graph, session, opset, embedding)
-    check_paths = [dataset.paths[i] for i in (split.test if len(split.test) else split.val)]
-    info(f"self-check on {min(check_images, len(check_paths))} test images")
-    check = self_check(graph, session, card, check_paths[:check_images])
+    with warnings.catch_warnings():
+        # The plugin's converter and its framework (tf2onnx, Keras) warn about their own
+        # internals; an export prints nothing: what matters is in the self-check.
+        warnings.simplefilter("ignore")
+        graph: OnnxGraph = getattr(model, exporter)(run, opset)
+        if quantize and not graph.quantizable:
+            raise ArtkitError(f"--quantize {quantize} is not offered for '{config.model}': "
+                              "its graph would not get faster or smaller (export without "
+                              "--quantize)")
+        session = create_session(graph.model.SerializeToString(), device="cpu")
+        card = build_card(run, graph, session, opset, embedding)
+        check_paths = [dataset.paths[i]
+                       for i in (split.test if len(split.test) else split.val)]
+        info(f"self-check on {min(check_images, len(check_paths))} test images")
+        check = self_check(graph, session, card, check_paths[:check_images])
     card.self_check = {"n_images": check.n_images, "max_abs_diff": check.max_abs_diff}
     card.embed(graph.model)
     path = Path(output) if output is not None else default_output(run, embedding)
@@ -146,7 +152,7 @@ def _quantize(float_file: Path, out: Path, card: ModelCard, dataset: Dataset, sp
     int8 metadata names the float model by its final name, `float_path(out)`."""
     import onnx
 
-    from artkit.export.quantize import images_per_second, quantize_file, task_metric
+    from artkit.onnx_export.quantize import images_per_second, quantize_file, task_metric
     from artkit.runtime.scoring import score_batches
     from artkit.runtime.session import create_session
 
