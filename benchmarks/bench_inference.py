@@ -47,6 +47,7 @@ def exported(model, size: int, folder: Path) -> Path:
 def main() -> None:
     import tensorflow as tf
 
+    from artkit.api.benchmark import predict_process
     from artkit.formats.model_card import ModelCard
     from artkit.onnx_export.quantize import quantize_file
     from artkit.runtime.benchmark import (
@@ -96,7 +97,8 @@ def main() -> None:
     photos = sorted(args.photos.glob("*.jpg")) if args.photos else \
         write_photo_like_jpegs(work / "photos", args.n_photos)
     e2e = end_to_end(onnx_path, photos, session, (size, size),
-                     loader_for(ModelCard.read(onnx_path)), rounds=args.rounds,
+                     loader_for(ModelCard.read(onnx_path)), predict_process,
+                     rounds=args.rounds,
                      workers=cpu_count())
     print(f"\nartkit predict on {e2e['images']} JPEGs "
           f"({'given' if args.photos else 'photo-like 640x480'}): "

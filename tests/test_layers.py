@@ -158,6 +158,16 @@ def test_nothing_below_the_cli_reaches_it_through_a_string() -> None:
     assert offenders == []
 
 
+def test_the_core_does_not_run_the_api_through_a_string() -> None:
+    """A child process started by the core with code that imports the API (as a benchmark
+    might) is an upward import the graph cannot see."""
+    offenders = [module for module, path in module_files().items()
+                 if layer(module) in ("core", "plugins")
+                 and any(text in path.read_text(encoding="utf-8")
+                         for text in ("from artkit.api", "import artkit.api"))]
+    assert offenders == []
+
+
 def test_the_ground_floor_is_small() -> None:
     floor = sorted(p.name for p in (ROOT / "artkit").glob("*.py")
                    if p.name not in ("__init__.py", "__main__.py"))

@@ -10,7 +10,12 @@ network itself: see benchmarks/bench_inference.py.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,8 +82,8 @@ def benchmark(model: str | Path, *, photos: str | Path | None = None,
             if folder is not None else write_photo_like_jpegs(Path(scratch) / "photos", n_photos)
         if not files:
             raise ArtkitError("no JPEG files found", folder)
-        e2e = end_to_end(model, files, session, size, loader_for(card), rounds=rounds,
-                         workers=cpu_count())
+        e2e = end_to_end(model, files, session, size, loader_for(card), predict_process,
+                         rounds=rounds, workers=cpu_count())
     rows += [
         {"measure": f"artkit predict images/s ({e2e['images']} JPEGs, batch 32)",
          "value": e2e["predict_images_per_s"]},
@@ -103,3 +108,54 @@ def benchmark(model: str | Path, *, photos: str | Path | None = None,
     if output is not None:
         result.output = write_json(output, result.to_dict())
     return result
+
+
+# The child reports its own high-water mark (VmHWM, reset at exec; RUSAGE_CHILDREN is not:
+# it would count the parent's memory that the fork copied), on one JSON line.
+_PREDICT_CHILD = """
+import json, sys
+from artkit.api.model import load
+from artkit.errors import ArtkitError
+
+args = json.loads(sys.argv[1])
+try:
+    predictions = load(args["model"], device="cpu").predict(
+        args["inputs"], batch_size=args["batch_size"], workers=args["workers"],
+        output=args["output"])
+    for _ in predictions:
+        pass
+except ArtkitError as error:
+    sys.exit(str(error))
+peak = None
+try:
+    with open("/proc/self/status") as status:
+        peak = int(status.read().split("VmHWM:")[1].split()[0])
+except (OSError, IndexError, ValueError):
+    pass
+done = predictions.summary
+print(json.dumps({"images": done.scored, "seconds": done.seconds, "peak_rss_kb": peak}))
+"""
+
+
+def predict_process(model: Path, inputs: Sequence[Path | str], batch_size: int = 32,
+                    workers: int | None = None, output: Path | None = None) -> dict[str, float]:
+    """Run ``Model.predict`` in a child process: its images/s and the child's peak RSS (MB).
+
+    Linux reports the peak; elsewhere it is NaN."""
+    args = {"model": str(model), "inputs": [str(p) for p in inputs], "batch_size": batch_size,
+            "workers": workers, "output": str(output) if output is not None else None}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _PREDICT_CHILD, json.dumps(args)],
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    lines = done.stdout.strip().splitlines()
+    try:
+        found = json.loads(lines[-1]) if done.returncode == 0 and lines else None
+    except json.JSONDecodeError:
+        found = None
+    if not isinstance(found, dict):
+        raise ArtkitError(f"predict failed: {(done.stderr or done.stdout).strip()}")
+    peak = found["peak_rss_kb"]
+    return {"images": int(found["images"]),
+            "images_per_s": found["images"] / max(found["seconds"], 1e-9), "wall_s": wall,
+            "peak_rss_mb": peak / 1024 if peak is not None else float("nan")}

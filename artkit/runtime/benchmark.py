@@ -4,24 +4,20 @@ benchmarks/bench_inference.py.
 
 The numbers are ratios from one run on one machine: onnxruntime on ready-made arrays is the
 ceiling, and predict (decode, resize, batch, infer, write) should get close to it when
-decoding hides behind inference. Predict runs in a child process (``Model.predict`` through
-the API, which reports one JSON line), so that its peak memory is its own: measured over
-N/4 and N files, flat memory means the two peaks are about equal.
+decoding hides behind inference. Predict runs in a child process (the caller's
+`predict_process`: ``artkit.api.benchmark.predict_process`` runs ``Model.predict``), so
+that its peak memory is its own: measured over N/4 and N files, flat memory means the two
+peaks are about equal.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from artkit.errors import ArtkitError
 
 BATCH_SIZES = (1, 8, 32)
 
@@ -90,9 +86,14 @@ def decode_runner(load: Callable[[Path], Any], photos: Sequence[Path],
     return run
 
 
+PredictProcess = Callable[[Path, Sequence[Path], int], dict[str, float]]
+"""Runs predict on (model, photos, batch size) in a child process and returns its
+``images``, ``images_per_s`` and ``peak_rss_mb`` (the API's ``predict_process``)."""
+
+
 def end_to_end(model: Path, photos: Sequence[Path], session: Any, size: tuple[int, int],
-               load: Callable[[Path], Any], rounds: int = 3, batch_size: int = 32,
-               workers: int = 2) -> dict[str, float]:
+               load: Callable[[Path], Any], predict_process: PredictProcess,
+               rounds: int = 3, batch_size: int = 32, workers: int = 2) -> dict[str, float]:
     """Predict on `photos` against its two stages alone: decoding (D images/s on
     `workers` threads) and onnxruntime on ready images (R). Sharing the cores, the stages
     can reach at best the limit 1 / (1/D + 1/R); the ratio end to end / limit says how much
@@ -143,52 +144,3 @@ def write_photo_like_jpegs(folder: Path, n: int, size: tuple[int, int] = (480, 6
     return paths
 
 
-# The child reports its own high-water mark (VmHWM, reset at exec; RUSAGE_CHILDREN is not:
-# it would count the parent's memory that the fork copied), on one JSON line.
-_PREDICT_CHILD = """
-import json, sys
-from artkit.api.model import load
-from artkit.errors import ArtkitError
-
-args = json.loads(sys.argv[1])
-try:
-    predictions = load(args["model"], device="cpu").predict(
-        args["inputs"], batch_size=args["batch_size"], workers=args["workers"],
-        output=args["output"])
-    for _ in predictions:
-        pass
-except ArtkitError as error:
-    sys.exit(str(error))
-peak = None
-try:
-    with open("/proc/self/status") as status:
-        peak = int(status.read().split("VmHWM:")[1].split()[0])
-except (OSError, IndexError, ValueError):
-    pass
-done = predictions.summary
-print(json.dumps({"images": done.scored, "seconds": done.seconds, "peak_rss_kb": peak}))
-"""
-
-
-def predict_process(model: Path, inputs: Sequence[Path | str], batch_size: int = 32,
-                    workers: int | None = None, output: Path | None = None) -> dict[str, float]:
-    """Run ``Model.predict`` in a child process: its images/s and the child's peak RSS (MB).
-
-    Linux reports the peak; elsewhere it is NaN."""
-    args = {"model": str(model), "inputs": [str(p) for p in inputs], "batch_size": batch_size,
-            "workers": workers, "output": str(output) if output is not None else None}
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _PREDICT_CHILD, json.dumps(args)],
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    lines = done.stdout.strip().splitlines()
-    try:
-        found = json.loads(lines[-1]) if done.returncode == 0 and lines else None
-    except json.JSONDecodeError:
-        found = None
-    if not isinstance(found, dict):
-        raise ArtkitError(f"predict failed: {(done.stderr or done.stdout).strip()}")
-    peak = found["peak_rss_kb"]
-    return {"images": int(found["images"]),
-            "images_per_s": found["images"] / max(found["seconds"], 1e-9), "wall_s": wall,
-            "peak_rss_mb": peak / 1024 if peak is not None else float("nan")}
