@@ -25,6 +25,7 @@ import numpy as np
 from artkit.contracts import Detections, OptionSpec
 from artkit.detection.boxes import nms, suppress_contained
 from artkit.detection.cam import boxes_from_cam
+from artkit.detection.nesting import demote_nested
 from artkit.hookspecs import hookimpl
 
 #: Frames are found on a copy of the photo with this longest side: enough for outlines,
@@ -37,8 +38,6 @@ MIN_AREA = OptionSpec("min_area", float, 0.003,
 #: `frames` AP (tuning half of estense-dev: AP@0.5 0.752 at 0.001 against 0.757 at 0.003,
 #: within noise, and recall@0.5 of paintings under 1% of the photo 0.64 against 0.59).
 FRAMES_CNN_MIN_AREA = OptionSpec("min_area", float, 0.001, MIN_AREA.help)
-#: frames+cnn: the probability from which an outline is a painting that can hold others.
-CONFIDENT = 0.5
 NMS_IOU = OptionSpec("nms_iou", float, 0.5,
                      "Drop a box overlapping a better one by more than this IoU.")
 RECTANGULARITY = OptionSpec("rectangularity", float, 0.5,
@@ -311,16 +310,18 @@ class CamFramesMethod:
 class FramesCnnMethod:
     """R-CNN's recipe (Girshick et al. 2014) with frame outlines as the proposals: each
     outline, with a 10% margin, is cropped and classified by the model, and scored by the
-    probability of the class; an outline lying inside a better-scored one that is
-    confidently a painting (a canvas inside its own frame, a detail of a painting) is
-    dropped. On real rooms this ranked better than the mean CAM inside the box: the
+    probability of the class; an outline lying inside a larger plausible painting (a
+    canvas inside its own frame, a detail of a painting, a carved corner) is demoted
+    (:mod:`artkit.detection.nesting`): one confident box per painting, the outer one. On
+    real rooms this ranked better than the mean CAM inside the box: the
     classifier sees the whole proposal at the scale it was trained on, where the CAM of the
     whole photo is 7x7 cells at 224 px. With the bundled
     detector of the gallery rooms, weighting in the frame score (p x frame^b) no longer
-    helped on the tuning half of estense-dev (AP@0.5 0.757 at b = 0, 0.742 at 1/16), and
-    dropping the contained outlines added 0.05 (docs/detection.md). Dropping them inside any
-    better-scored outline cost small paintings (recall under 1% of the photo 0.66 against
-    0.75 on the tuning half): only a confident container counts."""
+    helped on the tuning half of estense-dev (AP@0.5 0.757 at b = 0, 0.742 at 1/16).
+    Demoting nested outlines replaced dropping those inside a better-scored confident one
+    (p >= 0.5): it also demotes a confident detail inside a whole painting the classifier
+    doubts, and keeps nested small paintings as candidates (docs/detection.md, "False
+    boxes")."""
 
     name = "frames+cnn"
     description = "Frame outlines ranked by the model's class probability on each crop."
@@ -353,8 +354,7 @@ class FramesCnnMethod:
                                int(max(0, x1 - pad)):int(min(width, x2 + pad))])
         probability = np.asarray(classify(crops), np.float64)
         # the outlines are in frame-score order, so the stable sort breaks ties by it
-        kept = suppress_contained(boxes, probability, min_container=CONFIDENT)
-        return _result(boxes[kept], probability[kept], quads[kept])
+        return _result(boxes, demote_nested(boxes, probability), quads)
 
 
 @hookimpl

@@ -349,6 +349,28 @@ def test_boxes_report_scores_like_detect_and_puts_misses_first(boxes_file):
     assert payload(same, "photos")["items"] == items
 
 
+def test_boxes_report_cuts_out_the_confident_false_boxes(home: Path, synth_detection: Path):
+    """With annotations, the boxes page lists each reported box scoring >= 0.5 that matches
+    no painting, best first, as its crop with its kind; a found painting and a doubtful
+    false box (under 0.5) are not in it."""
+    coco = json.loads((synth_detection / "annotations_coco.json").read_text())
+    image = coco["images"][0]
+    x, y, w, h = next(a["bbox"] for a in coco["annotations"] if a["image_id"] == image["id"])
+    photo = str(synth_detection / image["file_name"])
+    inside = [x + w * 0.3, y + h * 0.3, w * 0.2, h * 0.2]  # a detail of the painting
+    rows = [{"image_id": image["id"], "file_name": photo, "category_id": 1, "bbox": box,
+             "score": score} for box, score in (([x, y, w, h], 0.97), (inside, 0.9),
+                                                ([0, 0, 4, 4], 0.3))]
+    boxes = home / "false-boxes.json"
+    boxes.write_text(json.dumps(rows))
+    page = artkit.report(boxes, home / "false-boxes.html",
+                         gt=synth_detection / "annotations_coco.json")
+    items = payload(page, "false-boxes")["items"]
+    assert [(i["name"], i["score"], i["f"]["kind"]) for i in items] == \
+        [(Path(photo).name, 0.9, ["inside"])]
+    assert items[0]["src"].startswith("data:image/jpeg;base64,")
+
+
 def test_boxes_report_of_a_run_on_some_annotated_photos_scores_those(home: Path,
                                                                       synth_detection: Path):
     """detect over 2 of the annotated photos: the report scores those 2, as detect did, not

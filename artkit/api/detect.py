@@ -450,8 +450,9 @@ def _detections(request: _Request) -> Iterator[Detection]:
                 _crop_and_classify(results, found, stems, request.crops, request.classifier)
             for result, photo, stem in zip(results, found, stems, strict=True):
                 if request.save_vis is not None:
-                    result.overlay = _save_overlay(result, photo, request.truth,
-                                                   request.save_vis / f"{stem}.jpg")
+                    result.overlay = _save_overlay(
+                        result, photo, request.truth, request.save_vis / f"{stem}.jpg",
+                        photo.cam if method.needs_cam else None)
                 if request.keep_images:
                     result.image, result.cam = photo.image, photo.cam
             results += [Detection(f.index, Path(f.path), "error", error=f.reason)
@@ -471,14 +472,16 @@ def _detection(photo: Any, cam_threshold: float, minimum: float, max_det: int) -
                      candidate_index=order.astype(np.int64), by_threshold=photo.detections)
 
 
-def _save_overlay(result: Detection, photo: Any, truth: CocoTruth | None, path: Path) -> Path:
-    """The photo with its CAM, the reported boxes and the annotated ones (if any)."""
+def _save_overlay(result: Detection, photo: Any, truth: CocoTruth | None, path: Path,
+                  cam: np.ndarray | None) -> Path:
+    """The photo with `cam` (the CAM methods' only: the others' overlays show the photo's
+    true colours), the reported boxes and the annotated ones (if any)."""
     from artkit.detection.overlays import overlay, save_overlay
 
     annotated = truth.boxes.get(truth.id_by_name().get(result.path.name, -1)) \
         if truth is not None else None
     scaled = Detections(result.boxes * photo.scale, result.scores)
-    return save_overlay(overlay(photo.image, scaled, photo.cam,
+    return save_overlay(overlay(photo.image, scaled, cam,
                                 None if annotated is None else annotated * photo.scale), path)
 
 

@@ -1,4 +1,5 @@
-"""Overlays for `artkit detect --save-vis`: the photo, its CAM as a heatmap, the boxes.
+"""Overlays for `artkit detect --save-vis`: the photo, its CAM as a heatmap (CAM methods
+only), the boxes.
 
 Looking at these is how one learns what a detector does wrong (a CAM lighting up only a
 painting's centre, frames found around doors), which no single number says."""
@@ -19,8 +20,10 @@ VIS_SIDE = 960
 
 def overlay(image: np.ndarray, detections: Detections, cam: np.ndarray | None = None,
             truth: np.ndarray | None = None, max_boxes: int = 20) -> np.ndarray:
-    """RGB picture: the photo with the CAM (relative to its peak) blended in as a heatmap,
-    annotated boxes in white (if given) and found boxes in green with their rank and score."""
+    """RGB picture: the photo in its true colours, or with the CAM (relative to its peak)
+    blended in as a heatmap when one is given (the CAM methods: it is what they box),
+    annotated boxes in white (if given) and found boxes in green, each labelled with its
+    rank and score on a dark plate placed where it hides no other label."""
     scale = min(VIS_SIDE / max(image.shape[:2]), 1.0)
     size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
     picture = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if scale < 1 \
@@ -36,12 +39,42 @@ def overlay(image: np.ndarray, detections: Detections, cam: np.ndarray | None = 
         x1, y1, x2, y2 = (np.asarray(box) * scale).round().astype(int)
         cv2.rectangle(picture, (x1, y1), (x2, y2), (255, 255, 255), thickness, cv2.LINE_AA)
     order = np.argsort(-detections.scores)[:max_boxes]
-    for rank, index in enumerate(order, start=1):
-        x1, y1, x2, y2 = (detections.boxes[index] * scale).round().astype(int)
+    drawn = [(detections.boxes[index] * scale).round().astype(int) for index in order]
+    for x1, y1, x2, y2 in drawn:
         cv2.rectangle(picture, (x1, y1), (x2, y2), (0, 230, 0), thickness, cv2.LINE_AA)
-        cv2.putText(picture, f"{rank}: {detections.scores[index]:.2g}", (x1 + 4, y1 + 18),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 255, 0), 2, cv2.LINE_AA)
+    placed: list[tuple[int, int, int, int]] = []
+    for rank, (index, box) in enumerate(zip(order, drawn, strict=True), start=1):
+        _label(picture, f"{rank}: {detections.scores[index]:.2g}", box, placed)
     return picture
+
+
+#: Label text: OpenCV's plain font at this scale is legible on a 960 px overlay.
+LABEL_SCALE = 0.55
+LABEL_PAD = 3
+
+
+def _label(picture: np.ndarray, text: str, box: np.ndarray,
+           placed: list[tuple[int, int, int, int]]) -> None:
+    """Draw `text` on a dark plate at a corner of `box` (inside top-left, above it, inside
+    bottom-left, below it), the first that overlaps no label already `placed`, else stacked
+    under the top-left one until it is free; the plate is kept inside the picture."""
+    (width, height), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE, 1)
+    width, height = width + 2 * LABEL_PAD, height + base + 2 * LABEL_PAD
+    x1, y1, _, y2 = (int(v) for v in box)
+    rows, columns = picture.shape[:2]
+    tries = [(x1, y1), (x1, y1 - height), (x1, y2 - height), (x1, y2)]
+    tries += [(x1, y1 + k * height) for k in range(1, max(1, rows // max(height, 1)))]
+    for left, top in tries:
+        left = min(max(left, 0), max(columns - width, 0))
+        top = min(max(top, 0), max(rows - height, 0))
+        plate = (left, top, left + width, top + height)
+        if not any(plate[0] < p[2] and p[0] < plate[2] and plate[1] < p[3] and p[1] < plate[3]
+                   for p in placed):
+            break
+    placed.append(plate)
+    cv2.rectangle(picture, plate[:2], (plate[2] - 1, plate[3] - 1), (0, 0, 0), cv2.FILLED)
+    cv2.putText(picture, text, (plate[0] + LABEL_PAD, plate[3] - LABEL_PAD - base),
+                cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE, (0, 255, 0), 1, cv2.LINE_AA)
 
 
 def save_overlay(picture: np.ndarray, path: Path) -> Path:

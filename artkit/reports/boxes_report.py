@@ -1,6 +1,7 @@
 """The report of a boxes file from ``artkit.detect`` (COCO results json, or its csv): the
 photos with their boxes drawn and, with annotations (``--gt``), the annotated paintings,
-the metrics, and the photos with the most missed paintings first.
+the metrics, the photos with the most missed paintings first, and the confident false
+boxes cut out (:mod:`artkit.reports.false_boxes_view`).
 
 With annotations every annotated photo counts, as in ``artkit evaluate-detect``: a photo
 without a box in the file has missed all its paintings; but when ``detect`` with
@@ -27,6 +28,7 @@ from artkit.detection.boxes import as_boxes, iou_matrix
 from artkit.detection.coco import CocoTruth, read_coco
 from artkit.detection.metrics_file import BoxesMetrics, metrics_path
 from artkit.errors import ArtkitError
+from artkit.reports.false_boxes_view import false_box_gallery
 from artkit.reports.page import Gallery, Table, clean, relative_link, render, resolve
 from artkit.reports.thumbs import ThumbnailMode, Thumbnails, embed_file
 from artkit.training.evaluation import evaluator_for
@@ -225,6 +227,7 @@ def boxes_report(path: Path, output: Path, gt: Path | None = None,
     else:
         order = sorted(range(len(photos)), key=lambda k: (judged[k]["best"] or 0.0, k))
     photos, judged = [photos[k] for k in order], [judged[k] for k in order]
+    false_gallery = false_box_gallery(photos, output) if truth is not None else None
     thumbs = Thumbnails(output, thumbnails, count=len(photos))
     made = thumbs.make([p.path for p in photos], "photos: thumbnails")
     crop_paths = sorted({b.crop for p in photos for b in p.boxes if b.crop})
@@ -310,4 +313,4 @@ def boxes_report(path: Path, output: Path, gt: Path | None = None,
                   for k in ("ap50", "ap", "recall50", "corloc", "mean_best_iou")
                   if metrics and k in metrics],
         metrics=Table.from_dicts("Metrics", metric_rows, id="metrics") if metric_rows else None,
-        pr_curve=pr_curve, gallery=gallery)
+        pr_curve=pr_curve, gallery=gallery, false_gallery=false_gallery)
