@@ -39,6 +39,7 @@ from artkit.cli.options import (
     EngineOption,
     QuietOption,
     RayAddressOption,
+    StrictOption,
 )
 from artkit.console import console, print_table, warn
 from artkit.contracts import OptionSpec
@@ -174,8 +175,7 @@ def detect_command(
     sweep_threshold: Annotated[bool, typer.Option(
         "--sweep-threshold", help="With --gt: score CAM thresholds 0.05..0.95 (cam, "
         "cam+frames), report the best (MaxBoxAcc) and plot.")] = False,
-    strict: Annotated[bool, typer.Option(
-        "--strict", help="Exit with status 3 if any photo could not be read.")] = False,
+    strict: StrictOption = False,
     batch_size: BatchSizeOption = BATCH_SIZE,
     device: DeviceOption = "auto",
     engine: EngineOption = "local",

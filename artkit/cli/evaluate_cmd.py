@@ -14,7 +14,7 @@ from artkit.cli.common import (
     apply_quiet,
     print_report_hint,
 )
-from artkit.cli.options import QuietOption
+from artkit.cli.options import JsonOption, QuietOption
 from artkit.cli.results import print_eval_result
 from artkit.console import console, print_table
 
@@ -38,7 +38,7 @@ def evaluate_command(
 
 
 def runs_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: JsonOption = False,
     model: Annotated[str | None, typer.Option("--model", help="Only runs of this model.")] = None,
 ) -> None:
     """List trained runs with their task, data and headline test metrics, side by side."""

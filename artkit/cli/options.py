@@ -21,6 +21,10 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
+StrictOption = Annotated[bool, typer.Option(
+    "--strict", help="Exit with status 3 (PARTIAL) if any input was skipped because it could "
+    "not be read.")]
+
 DeviceOption = Annotated[Device, typer.Option(
     "--device", help="onnxruntime provider: auto uses a GPU when the CUDA provider can "
     "really run, else the CPU.")]

@@ -20,6 +20,7 @@ from artkit.cli.options import (
     EngineOption,
     QuietOption,
     RayAddressOption,
+    StrictOption,
     WorkersOption,
 )
 from artkit.console import console, info, print_table
@@ -85,8 +86,7 @@ def predict_command(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Skip the files --output already holds and append the rest.")
     ] = False,
-    strict: Annotated[bool, typer.Option(
-        "--strict", help="Exit with status 3 if any file could not be scored.")] = False,
+    strict: StrictOption = False,
     show: Annotated[int, typer.Option("--show", min=0, help="Rows shown in the table.")] = 20,
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
