@@ -86,7 +86,8 @@ def false_box_items(photos: list[_Photo], page: Path) -> list[dict[str, Any]]:
 def false_box_gallery(photos: list[_Photo], page: Path) -> Gallery:
     """The "confident false boxes" gallery of the boxes page (annotated photos only)."""
     items = false_box_items(photos, page)
-    gallery = Gallery("false-boxes", f"{len(items)} confident false boxes", items,
+    gallery = Gallery("false-boxes", f"{len(items)} confident false box"
+                      + ("" if len(items) == 1 else "es"), items,
                       note=f"Reported boxes scoring at least {CONFIDENT:g} that match no "
                       "annotated painting (IoU < 0.5, or a second box on a painting already "
                       "matched), best first, cut out with a margin. Kinds: inside (a detail "
