@@ -77,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "Prediction": "artkit.api.model",
     "load": "artkit.api.model",
     "build_painting_detector": "artkit.api.painting_detector",
+    "build_embedding_model": "artkit.api.embedding_model",
     "report": "artkit.api.report",
     "ThresholdReport": "artkit.api.thresholds",
     "tune_thresholds": "artkit.api.thresholds",
@@ -131,6 +132,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
         similar,
         similar_sheet,
     )
+    from artkit.api.embedding_model import build_embedding_model
     from artkit.api.model import (
         Embedding,
         Model,

@@ -298,3 +298,54 @@ def test_missing_inputs_are_one_line_and_leave_no_file(backbone: Path, synth_mul
     done = runner.invoke(app, ["embed", str(broken), "-m", str(backbone), "-o",
                                str(tmp_path / "b.npz")])
     assert done.exit_code == 1 and "0 images embedded" in done.output  # nothing embedded
+
+
+def test_build_embedding_model_is_the_keras_mobilenet_pooled_features(
+        synth_multiclass: Path, tmp_path: Path):
+    """The built file gives exactly Keras' MobileNet (alpha 0.25, global average pooling)
+    on the weights file it was given: the recipe adds nothing, learns nothing."""
+    import keras
+
+    from artkit.runtime.preprocess import loader_for
+
+    size = 32
+    reference = keras.applications.MobileNet(alpha=0.25, weights=None, include_top=False,
+                                             input_shape=(size, size, 3), pooling="avg")
+    weights = tmp_path / "mobilenet_no_top.weights.h5"
+    reference.save_weights(weights)
+    out = artkit.build_embedding_model(weights, tmp_path / "embedding.onnx", size)
+    card = ModelCard.read(out)
+    assert card.is_embedding and card.embedding_dim == 256 and card.input_size == (size, size)
+    provenance = card.extra["provenance"]
+    assert provenance["input_size"] == size and "Apache-2.0" in provenance["weights"]
+    assert provenance["command"].startswith("artkit build-embedding-model")
+    assert card.options["weights"] == weights.name  # no builder's path in a shipped file
+    paths = sorted(synth_multiclass.rglob("*.jpg"))[:6]
+    load = loader_for(card)
+    images = np.stack([load(p)[0] for p in paths]).astype(np.float32)
+    keras_vectors = np.asarray(reference(images / 127.5 - 1.0, training=False))
+    onnx_vectors = artkit.load(out).session.run(["embedding"], {"images": images})[0]
+    np.testing.assert_allclose(onnx_vectors, keras_vectors, rtol=1e-4, atol=1e-4)
+
+
+def test_index_build_without_a_model_uses_the_bundled_one(synth_multiclass: Path,
+                                                          tmp_path: Path):
+    from artkit.bundled import EMBEDDING_MODEL
+    from artkit.cli.main import build_app
+
+    assert EMBEDDING_MODEL.is_file() and EMBEDDING_MODEL.stat().st_size < 4_000_000
+    assert ModelCard.read(EMBEDDING_MODEL).extra["provenance"]["weights_sha256"]
+    photos = sorted(synth_multiclass.rglob("*.jpg"))[:4]
+    listing = tmp_path / "photos.txt"
+    listing.write_text("\n".join(map(str, photos)))
+    index = tmp_path / "x.npz"
+    app, runner = build_app(), CliRunner()
+    done = runner.invoke(app, ["index", "build", str(listing), "-o", str(index)])
+    assert done.exit_code == 0, done.output
+    stored = EmbeddingSet.read(index)
+    assert Path(stored.model["model"]) == EMBEDDING_MODEL.resolve()
+    assert stored.vectors.shape == (4, 256)
+    done = runner.invoke(app, ["similar", str(photos[0]), "--index", str(index), "-k", "2"])
+    assert done.exit_code == 0, done.output
+    found = artkit.duplicates(photos, rotations=False)  # model=None: the bundled one
+    assert found.n_images == 4

@@ -1,7 +1,9 @@
 """Embeddings as a product: `artkit.embed` (vectors to a resumable .npz), `artkit.similar`
 (cosine search in such a file, the index: exact, or through the HNSW graph beside a large
 index) and `artkit.duplicates` (groups of near-duplicate photos). The model is an
-embedding model, ``artkit export onnx --embedding``.
+embedding model, ``artkit export onnx --embedding``; None is the bundled one
+(``artkit/bundled/embedding-model.onnx``: MobileNet alpha 0.25 ImageNet features, built by
+``artkit build-embedding-model``), as `detect` defaults to the bundled detector.
 
 Every file these make (embedding file, index and its graph, the neighbours' JSON and
 contact sheet, the duplicates csv and sheets) is written here, and each call returns the
@@ -59,8 +61,16 @@ ModelLike = str | Path | Model
 
 
 def _model(model: ModelLike | None, device: str = "auto") -> Model:
+    """`model` loaded; None is the bundled embedding model (as `detect` defaults to the
+    bundled detector), so a collection can be indexed before any run is trained."""
     if model is None:
-        raise ArtkitError("no embedding model given", hint="pass --model BACKBONE.onnx")
+        from artkit.bundled import embedding_model
+
+        model = embedding_model()
+        if model is None:
+            raise ArtkitError("no embedding model given and this installation has no "
+                              "bundled one", hint="pass --model BACKBONE.onnx, or build it "
+                              "with `artkit build-embedding-model`")
     return model if isinstance(model, Model) else load(model, device=device)  # type: ignore
 
 
@@ -93,9 +103,9 @@ class EmbedSummary:
     graph: Path | None = None
 
 
-def embed(inputs: Inputs, model: ModelLike, output: str | Path, *, resume: bool = False,
-          batch_size: int = BATCH_SIZE, workers: int | None = None, device: str = "auto",
-          progress: bool | ProgressCallback | None = None) -> EmbedSummary:
+def embed(inputs: Inputs, model: ModelLike | None, output: str | Path, *,
+          resume: bool = False, batch_size: int = BATCH_SIZE, workers: int | None = None,
+          device: str = "auto", progress: bool | ProgressCallback | None = None) -> EmbedSummary:
     """Embed every input image into the ``.npz`` file `output` (paths, L2-normalised
     float32 vectors, the files that failed), written shard by shard as it goes and
     assembled atomically at the end. With `resume`, the paths an interrupted (or finished)
@@ -147,7 +157,7 @@ def read_embeddings(path: str | Path) -> EmbeddingSet:
     return EmbeddingSet.read(path)
 
 
-def build_index(photos: Inputs, model: ModelLike, output: str | Path, *,
+def build_index(photos: Inputs, model: ModelLike | None, output: str | Path, *,
                 ann: bool | None = None, **options: Any) -> EmbedSummary:
     """The search index of `photos`: an embedding file (as :func:`embed`, same options)
     that also names its model, so :func:`similar` needs only the index. With `ann` (by
@@ -365,7 +375,7 @@ def group_duplicates(paths: Sequence[str | Path], vectors: np.ndarray,
             for g in groups]
 
 
-def duplicates(photos: Inputs, model: ModelLike, *,
+def duplicates(photos: Inputs, model: ModelLike | None = None, *,
                threshold: float = DUPLICATE_THRESHOLD, rotations: bool = True,
                batch_size: int = BATCH_SIZE, workers: int | None = None,
                device: str = "auto", output: str | Path | None = None,

@@ -1,5 +1,6 @@
 """`artkit embed`, `artkit index build`, `artkit similar` and `artkit duplicates`: embeddings
-from an embedding model (``artkit export onnx --embedding``), search, near-duplicates."""
+from an embedding model (``artkit export onnx --embedding``, or without ``--model`` the one
+bundled with artkit), search, near-duplicates."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from artkit.embeddings.ann import ANN_MIN_VECTORS
 
 InputsArg = Annotated[list[str], typer.Argument(
     help="Image files, folders (searched recursively), glob patterns or .txt lists.")]
-ModelOption = Annotated[Path, typer.Option(
-    "--model", "-m", help="An embedding model: `artkit export onnx --embedding RUN`.")]
+ModelOption = Annotated[Path | None, typer.Option(
+    "--model", "-m", help="An embedding model: `artkit export onnx --embedding RUN`; "
+    "default: the one bundled with artkit (MobileNet alpha 0.25 ImageNet features, "
+    "docs/embeddings.md).")]
 SHOW_FAILURES = 20
 
 
@@ -46,8 +49,8 @@ ResumeOption = Annotated[bool, typer.Option(
 
 def index_build_command(
     inputs: InputsArg,
-    model: ModelOption,
     output: OutputOption,
+    model: ModelOption = None,
     resume: ResumeOption = False,
     batch_size: BatchSizeOption = BATCH_SIZE,
     workers: WorkersOption = None,
@@ -68,7 +71,8 @@ def index_build_command(
 
 
 def embed_command(**options: Any) -> None:
-    """Embed images with an embedding model: streamed, resumable, written atomically."""
+    """Embed images with an embedding model (default: the bundled one): streamed,
+    resumable, written atomically."""
     import artkit
 
     apply_quiet(options.pop("quiet"))
@@ -87,7 +91,8 @@ def similar_command(
     index: Annotated[Path, typer.Option("--index", "-i", help="From `artkit index build`.")],
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1)] = SIMILAR_TOP_K,
     model: Annotated[Path | None, typer.Option(
-        "--model", "-m", help="Default: the model that built the index.")] = None,
+        "--model", "-m", help="Default: the model that built the index (the bundled one "
+        "for an index built without --model).")] = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write the neighbours as JSON.")] = None,
     sheet: Annotated[Path | None, typer.Option(
@@ -128,7 +133,7 @@ def similar_command(
 
 def duplicates_command(
     photos: InputsArg,
-    model: ModelOption,
+    model: ModelOption = None,
     threshold: Annotated[float, typer.Option(
         "--threshold", "-t", min=-1.0, max=1.0,
         help="Cosine similarity above which two photos are duplicates (chosen on held-out "
@@ -159,6 +164,29 @@ def duplicates_command(
         raise typer.Exit(ExitCode.FAILED)
 
 
+def build_embedding_model_command(
+    weights: Annotated[Path, typer.Option(
+        "--weights", help="MobileNet alpha 0.25 ImageNet weights (Keras Applications "
+        "mobilenet_2_5_224_tf_no_top.h5, Apache-2.0); 'none': random initialisation.")],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="The ONNX file to write (the one `artkit embed`, `index "
+        "build`, `similar` and `duplicates` use without --model).")
+    ] = Path("artkit/bundled/embedding-model.onnx"),
+    input_size: Annotated[int, typer.Option(
+        "--input-size", min=32, help="Side of the square network input in pixels.")
+    ] = 224,
+    quiet: QuietOption = False,
+) -> None:
+    """Rebuild the bundled embedding model: frozen MobileNet alpha 0.25 ImageNet features
+    (global average pooling), exported as an embedding model."""
+    import artkit
+
+    apply_quiet(quiet)
+    path = artkit.build_embedding_model(weights, output, input_size, progress=True)
+    console.print(f"embedding model -> {path} ({path.stat().st_size:,} bytes; use it with "
+                  f"`artkit embed --model {path}`)")
+
+
 def register(app: typer.Typer) -> None:
     app.command("embed")(embed_command)
     index_app = new_app("Search indexes of photos (embedding files).")
@@ -166,3 +194,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(index_app, name="index")
     app.command("similar")(similar_command)
     app.command("duplicates")(duplicates_command)
+    app.command("build-embedding-model")(build_embedding_model_command)
