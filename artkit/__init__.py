@@ -58,6 +58,8 @@ _EXPORTS: dict[str, str] = {
     "duplicates": "artkit.api.embed",
     "embed": "artkit.api.embed",
     "read_embeddings": "artkit.api.embed",
+    "read_local_features": "artkit.embeddings.local",
+    "read_meta": "artkit.embeddings.local",
     "similar": "artkit.api.embed",
     "similar_sheet": "artkit.api.embed",
     "EmbedSummary": "artkit.api.embed",
@@ -148,6 +150,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from artkit.console import Event
     from artkit.contracts import EvalResult
     from artkit.decisions.rule import DecisionRule
+    from artkit.embeddings.local import read_local_features, read_meta
     from artkit.errors import ArtkitError, DataError, ImageDecodeError, PluginError
     from artkit.formats.model_card import ModelCard, NotArtkitModelError
     from artkit.formats.run_config import RunConfig

@@ -349,3 +349,65 @@ def test_index_build_without_a_model_uses_the_bundled_one(synth_multiclass: Path
     assert done.exit_code == 0, done.output
     found = artkit.duplicates(photos, rotations=False)  # model=None: the bundled one
     assert found.n_images == 4
+
+
+def _drawn(size: tuple[int, int], blob: tuple[int, int]) -> np.ndarray:
+    """A grey RGB canvas (width, height) with textured stripes and one white disc at
+    `blob`: SIFT puts a keypoint at a disc's centre, a known place in the original."""
+    import cv2
+
+    width, height = size
+    image = np.full((height, width, 3), 90, np.uint8)
+    rng = np.random.default_rng(width)
+    for _ in range(25):
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        cv2.rectangle(image, (x, y), (x + width // 12, y + height // 20),
+                      tuple(int(c) for c in rng.integers(0, 255, 3)), -1)
+    cv2.circle(image, blob, max(width, height) // 60, (255, 255, 255), -1)
+    return image
+
+
+def test_index_local_features_and_meta_round_trip(tmp_path: Path):
+    from artkit.data.decode import decode_image
+    from artkit.embeddings.local import DESCRIPTOR_SCALE, local_paths, meta_path, root_sift
+
+    shapes = {"wide": ((2400, 1200), (1800, 300)), "small": ((500, 400), (100, 300)),
+              "tall": ((900, 1600), (450, 1200))}
+    for name, (size, blob) in shapes.items():
+        Image.fromarray(_drawn(size, blob)).save(tmp_path / f"{name}.png")
+    photos = [tmp_path / f"{name}.png" for name in shapes]
+    (tmp_path / "meta.csv").write_text("id,title,artist\nwide,Wide one,A. Painter\n"
+                                       "tall.png,Tall one,B. Painter\nabsent,x,y\n")
+    index = tmp_path / "index.npz"
+    artkit.build_index(photos, None, index, local_features=True, max_keypoints=50,
+                       meta=tmp_path / "meta.csv")
+    stored = EmbeddingSet.read(index)
+    rows = [stored.paths.index(str(p)) for p in reversed(photos)]
+    found = artkit.read_local_features(index, rows)
+    for photo, (xy, descriptors, (width, height)) in zip(reversed(photos), found, strict=True):
+        (width_drawn, height_drawn), blob = shapes[photo.stem]
+        assert (width, height) == (width_drawn, height_drawn)
+        assert 0 < len(xy) <= 50 and descriptors.shape == (len(xy), 128)
+        assert xy.min() >= -1 and (xy[:, 0] <= width).all() and (xy[:, 1] <= height).all()
+        # In the original's pixels: the disc's centre, wherever the image was shrunk.
+        assert np.linalg.norm(xy - np.array(blob), axis=1).min() < 0.01 * max(width, height)
+        image = decode_image(photo)
+        expected_xy, expected = root_sift(image, 50)
+        np.testing.assert_allclose(xy, expected_xy, atol=1e-3)
+        np.testing.assert_allclose(descriptors, np.minimum(expected, 255 / DESCRIPTOR_SCALE),
+                                   atol=0.5 / DESCRIPTOR_SCALE + 1e-6)
+    assert artkit.read_meta(index) == {
+        str(photos[0]): {"title": "Wide one", "artist": "A. Painter"},
+        str(photos[2]): {"title": "Tall one", "artist": "B. Painter"}}
+    before = EmbeddingSet.read(index)
+    artkit.build_index(photos, None, index)  # without the options: the sidecars go
+    assert not any(p.exists() for p in (*local_paths(index), meta_path(index)))
+    assert artkit.read_meta(index) == {}
+    after = EmbeddingSet.read(index)
+    assert after.paths == before.paths and after.model == before.model
+    np.testing.assert_array_equal(after.vectors, before.vectors)
+    # features of other items (the index rewritten by `embed` since) are refused, not mixed
+    artkit.build_index(photos, None, index, local_features=True, max_keypoints=50)
+    artkit.embed(photos[:2], None, index)
+    with pytest.raises(artkit.ArtkitError, match="describe other items"):
+        artkit.read_local_features(index, [0])

@@ -201,3 +201,27 @@ def test_data_info(work: Path, tmp_path: Path) -> None:
     assert found.json_file == tmp_path / "api" / "set.json"
     assert found.summary["images"] == 10 and found.summary["reader"] == "folder"
     same_folders(tmp_path / "cli", tmp_path / "api")
+
+
+def test_index_build_with_local_features_and_meta(work: Path, tmp_path: Path) -> None:
+    from artkit.embeddings.local import local_paths, meta_path
+
+    photos, model = work / "photos", work / "pixels.onnx"
+    meta = tmp_path / "meta.csv"
+    meta.write_text("file,title\np00.jpg,First\np03,Fourth\n")
+    cli("index", "build", photos, "-m", model, "-o", tmp_path / "cli" / "index.npz",
+        "--local-features", "--max-keypoints", "40", "--meta", meta)
+    artkit.build_index(photos, model, tmp_path / "api" / "index.npz", local_features=True,
+                       max_keypoints=40, meta=meta)
+    same_embeddings(tmp_path / "cli" / "index.npz", tmp_path / "api" / "index.npz")
+    (cli_records, cli_table), (api_records, api_table) = (
+        local_paths(tmp_path / side / "index.npz") for side in ("cli", "api"))
+    same_bytes(cli_records, api_records)
+    with np.load(cli_table) as mine, np.load(api_table) as theirs:
+        assert sorted(mine.files) == sorted(theirs.files)
+        for name in mine.files:
+            np.testing.assert_array_equal(mine[name], theirs[name])
+    same_bytes(meta_path(tmp_path / "cli" / "index.npz"),
+               meta_path(tmp_path / "api" / "index.npz"))
+    assert artkit.read_meta(tmp_path / "api" / "index.npz")[str(photos / "p03.jpg")] == {
+        "title": "Fourth"}

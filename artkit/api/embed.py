@@ -39,6 +39,13 @@ from artkit.embeddings.ann import (
     require_usearch,
     want_graph,
 )
+from artkit.embeddings.local import (
+    MAX_KEYPOINTS,
+    local_paths,
+    meta_path,
+    write_local_features,
+    write_meta,
+)
 from artkit.embeddings.vectors import (
     EmbeddingSet,
     EmbeddingWriter,
@@ -92,8 +99,8 @@ def _absolute_paths(stored: EmbeddingSet) -> list[str]:
 @dataclass
 class EmbedSummary:
     """What :func:`embed` (or :func:`build_index`) did: the file, the images embedded now,
-    those that failed now, those a resumed file already held, and the HNSW graph written
-    beside an index (None without one)."""
+    those that failed now, those a resumed file already held, and the files written beside
+    an index: HNSW graph, local features' records, metadata (each None without it)."""
 
     path: Path
     embedded: int
@@ -101,6 +108,8 @@ class EmbedSummary:
     resumed: int
     seconds: float
     graph: Path | None = None
+    local_features: Path | None = None
+    meta: Path | None = None
 
 
 def embed(inputs: Inputs, model: ModelLike | None, output: str | Path, *,
@@ -158,20 +167,55 @@ def read_embeddings(path: str | Path) -> EmbeddingSet:
 
 
 def build_index(photos: Inputs, model: ModelLike | None, output: str | Path, *,
-                ann: bool | None = None, **options: Any) -> EmbedSummary:
+                ann: bool | None = None, local_features: bool = False,
+                max_keypoints: int = MAX_KEYPOINTS, meta: str | Path | None = None,
+                **options: Any) -> EmbedSummary:
     """The search index of `photos`: an embedding file (as :func:`embed`, same options)
     that also names its model, so :func:`similar` needs only the index. With `ann` (by
     default from :data:`artkit.embeddings.ann.ANN_MIN_VECTORS` vectors) an HNSW graph is written
     beside it (``.hnsw``), and :func:`similar` searches approximately (usearch:
-    ``pip install 'artkit[ann]'``)."""
+    ``pip install 'artkit[ann]'``).
+
+    What identification needs goes beside it, the index file itself unchanged: with
+    `local_features`, up to `max_keypoints` RootSIFT keypoints per item
+    (``.local.npy`` / ``.local.npz``, read by :func:`read_local_features`); with `meta`, a
+    csv's columns joined on the file name (``.meta.json``, :func:`read_meta`). Without
+    them, sidecars of an earlier build are removed, so none describes other items."""
     if ann:
         require_usearch()  # fail before embedding, not after
+    if max_keypoints < 1:
+        raise ArtkitError("--max-keypoints must be at least 1")
+    if meta is not None and not Path(meta).is_file():
+        raise ArtkitError("metadata csv not found", Path(meta))
     summary = embed(photos, model, output, **options)
     with reporting(options.get("progress")):
         stored = add_graph(output, ann)
+        summary.local_features, summary.meta = _add_sidecars(
+            summary.path, stored, local_features, max_keypoints, meta, options.get("workers"))
     if "graph" in stored.model:
         summary.graph = summary.path.with_name(stored.model["graph"]["file"])
     return summary
+
+
+def _add_sidecars(index: Path, stored: EmbeddingSet, local_features: bool,
+                  max_keypoints: int, meta: str | Path | None, workers: int | None
+                  ) -> tuple[Path | None, Path | None]:
+    """Write (or remove) the local features and metadata beside `index`; the files
+    written."""
+    records = written_meta = None
+    if local_features:
+        info(f"describing {len(stored):,} items with up to {max_keypoints} RootSIFT "
+             "keypoints each")
+        records = write_local_features(index, stored.paths, _absolute_paths(stored),
+                                       max_keypoints, workers or os.cpu_count() or 1)
+    else:
+        for sidecar in local_paths(index):
+            sidecar.unlink(missing_ok=True)
+    if meta is not None:
+        written_meta = write_meta(index, meta, stored.paths)
+    else:
+        meta_path(index).unlink(missing_ok=True)
+    return records, written_meta
 
 
 def add_graph(index: str | Path, ann: bool | None = True) -> EmbeddingSet:

@@ -17,6 +17,7 @@ from artkit.cli.common import ExitCode, apply_quiet, new_app
 from artkit.cli.options import BatchSizeOption, DeviceOption, QuietOption, WorkersOption
 from artkit.console import console, print_table
 from artkit.embeddings.ann import ANN_MIN_VECTORS
+from artkit.embeddings.local import MAX_KEYPOINTS
 
 InputsArg = Annotated[list[str], typer.Argument(
     help="Image files, folders (searched recursively), glob patterns or .txt lists.")]
@@ -34,7 +35,8 @@ def _print_embedded(done: EmbedSummary, what: str) -> None:
     rate = done.embedded / max(done.seconds, 1e-9)
     console.print(f"{done.embedded} images {what} in {done.seconds:.1f} s ({rate:.1f} "
                   f"images/s), {len(done.failed)} failed; wrote {done.path}"
-                  + (f" and {done.graph}" if done.graph else ""))
+                  + "".join(f" and {p}" for p in (done.graph, done.local_features, done.meta)
+                            if p))
     for failed in done.failed[:SHOW_FAILURES]:
         console.print(f"  [red]failed:[/red] {failed.path}: {failed.error}", highlight=False)
     if done.failed and not done.embedded:
@@ -59,6 +61,16 @@ def index_build_command(
         "--ann/--no-ann", help="Add an HNSW graph for approximate search (default: from "
         f"{ANN_MIN_VECTORS:,} photos; needs `pip install 'artkit\\[ann]'`). With --resume on "
         "a finished index, adds or drops the graph without embedding again.")] = None,
+    local_features: Annotated[bool, typer.Option(
+        "--local-features", help="Also store up to --max-keypoints RootSIFT keypoints per "
+        "item beside the index (INDEX.local.npy / .local.npz), for verifying a match.")
+    ] = False,
+    max_keypoints: Annotated[int, typer.Option(
+        "--max-keypoints", min=1, help="With --local-features: the strongest keypoints "
+        "kept per item.")] = MAX_KEYPOINTS,
+    meta: Annotated[Path | None, typer.Option(
+        "--meta", help="A csv of the items (file name or id column, then title, artist, "
+        "...) joined on the file name; stored beside the index (INDEX.meta.json).")] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Build a search index of photos for `artkit similar` (it names its model)."""
@@ -67,7 +79,9 @@ def index_build_command(
     apply_quiet(quiet)
     _print_embedded(artkit.build_index(inputs, model, output, resume=resume,
                                        batch_size=batch_size, workers=workers, device=device,
-                                       ann=ann, progress=True), "indexed")
+                                       ann=ann, local_features=local_features,
+                                       max_keypoints=max_keypoints, meta=meta,
+                                       progress=True), "indexed")
 
 
 def embed_command(**options: Any) -> None:
@@ -79,11 +93,12 @@ def embed_command(**options: Any) -> None:
     _print_embedded(artkit.embed(**options, progress=True), "embedded")
 
 
-# `artkit embed` takes the options of `index build` but --ann (an index is an embedding file
-# that names its model and may hold a graph): one declaration of each option, for Typer.
+# `artkit embed` takes the options of `index build` but those of an index (it names its
+# model and may hold a graph and sidecars): one declaration of each option, for Typer.
+_INDEX_ONLY = {"ann", "local_features", "max_keypoints", "meta"}
 _INDEX_BUILD = inspect.signature(index_build_command, eval_str=True)
 embed_command.__signature__ = _INDEX_BUILD.replace(  # type: ignore[attr-defined]
-    parameters=[p for name, p in _INDEX_BUILD.parameters.items() if name != "ann"])
+    parameters=[p for name, p in _INDEX_BUILD.parameters.items() if name not in _INDEX_ONLY])
 
 
 def similar_command(
