@@ -37,6 +37,7 @@ from artkit.cli.options import (
     BatchSizeOption,
     DeviceOption,
     EngineOption,
+    MobileNetWeightsOption,
     QuietOption,
     RayAddressOption,
     StrictOption,
@@ -269,9 +270,7 @@ def crop_rooms_command(
 
 
 def build_painting_detector_command(
-    weights: Annotated[Path, typer.Option(
-        "--weights", help="MobileNet alpha 0.25 ImageNet weights (Keras Applications "
-        "mobilenet_2_5_224_tf_no_top.h5, Apache-2.0); 'none': random initialisation.")],
+    weights: MobileNetWeightsOption,
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="The ONNX file to write (artkit/bundled/painting-detector.onnx "
         "is the one `artkit detect` uses without --model).")

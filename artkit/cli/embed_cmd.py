@@ -14,7 +14,13 @@ import typer
 from artkit.api.embed import DUPLICATE_THRESHOLD, SIMILAR_TOP_K, EmbedSummary
 from artkit.api.model import BATCH_SIZE
 from artkit.cli.common import ExitCode, apply_quiet, new_app
-from artkit.cli.options import BatchSizeOption, DeviceOption, QuietOption, WorkersOption
+from artkit.cli.options import (
+    BatchSizeOption,
+    DeviceOption,
+    MobileNetWeightsOption,
+    QuietOption,
+    WorkersOption,
+)
 from artkit.console import console, print_table
 from artkit.embeddings.ann import ANN_MIN_VECTORS
 from artkit.embeddings.local import MAX_KEYPOINTS
@@ -180,9 +186,7 @@ def duplicates_command(
 
 
 def build_embedding_model_command(
-    weights: Annotated[Path, typer.Option(
-        "--weights", help="MobileNet alpha 0.25 ImageNet weights (Keras Applications "
-        "mobilenet_2_5_224_tf_no_top.h5, Apache-2.0); 'none': random initialisation.")],
+    weights: MobileNetWeightsOption,
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="The ONNX file to write (the one `artkit embed`, `index "
         "build`, `similar` and `duplicates` use without --model).")

@@ -10,6 +10,7 @@ the cluster at ``--ray-address``. Both give the same output files in the same or
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -42,3 +43,8 @@ EngineOption = Annotated[Engine, typer.Option(
 RayAddressOption = Annotated[str | None, typer.Option(
     "--ray-address", help="With --engine ray: the cluster to join ('auto' or "
     "ray://host:10001); default: start a local Ray instance.")]
+
+MobileNetWeightsOption = Annotated[Path, typer.Option(
+    "--weights", help="MobileNet alpha 0.25 ImageNet weights (Keras Applications "
+    "mobilenet_2_5_224_tf_no_top.h5, Apache-2.0); 'none': random initialisation.")]
+"""What the bundled models are built from (build-painting-detector, build-embedding-model)."""
