@@ -21,6 +21,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from artkit.api.engine import Engine, require_engine
 from artkit.api.model import (
     BATCH_SIZE,
     Embedding,
@@ -114,16 +115,23 @@ class EmbedSummary:
 
 def embed(inputs: Inputs, model: ModelLike | None, output: str | Path, *,
           resume: bool = False, batch_size: int = BATCH_SIZE, workers: int | None = None,
-          device: str = "auto", progress: bool | ProgressCallback | None = None) -> EmbedSummary:
+          device: str = "auto", engine: Engine = "local", ray_address: str | None = None,
+          progress: bool | ProgressCallback | None = None) -> EmbedSummary:
     """Embed every input image into the ``.npz`` file `output` (paths, L2-normalised
     float32 vectors, the files that failed), written shard by shard as it goes and
     assembled atomically at the end. With `resume`, the paths an interrupted (or finished)
     run wrote are skipped, not recomputed. Read it with :func:`read_embeddings`.
 
+    `engine` ``"ray"`` computes the vectors on Ray Data actors (a local Ray instance, or
+    the cluster at `ray_address`; :mod:`artkit.runtime.ray_engine`) for a collection that
+    outgrows one machine; this process still writes the file, so it is the local engine's
+    (same paths and order, same failures) and `resume` works the same with either engine.
+
     An interrupted run keeps the batches done beside `output` for `resume`."""
     import time
 
     inputs = named_inputs(inputs)
+    engine = require_engine(engine, ray_address)  # before a file is opened
     with reporting(progress):
         loaded = _model(model, device)
         if not loaded.card.is_embedding:
@@ -134,7 +142,8 @@ def embed(inputs: Inputs, model: ModelLike | None, output: str | Path, *,
         pending: list[Embedding] = []
         try:
             stream = as_stream(inputs, writer.done)
-            for item in loaded.embed(stream, batch_size=batch_size, workers=workers):
+            for item in loaded.embed(stream, batch_size=batch_size, workers=workers,
+                                     engine=engine, ray_address=ray_address):
                 pending.append(item)
                 if len(pending) >= batch_size:
                     _flush(writer, pending)

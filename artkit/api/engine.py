@@ -23,6 +23,17 @@ def check_engine(engine: str) -> Engine:
     return engine  # type: ignore[return-value]
 
 
+def require_engine(engine: str, address: str | None = None) -> Engine:
+    """`engine`, checked, and for ``ray`` Ray installed and `address` reachable: a command
+    that writes a file as it goes (``embed``, ``index build``) fails in one line before it
+    opens one."""
+    if check_engine(engine) == "ray":
+        from artkit.runtime.ray_engine import check_cluster
+
+        check_cluster(address)
+    return engine  # type: ignore[return-value]
+
+
 def score_stream(model_path: Path, session: Any, card: Any, paths: Iterable[Path], *,
                  engine: Engine, batch_size: int, workers: int, device: str,
                  address: str | None, outputs: Sequence[str] = ("scores",)) -> Iterator[Any]:

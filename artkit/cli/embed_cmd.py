@@ -17,8 +17,10 @@ from artkit.cli.common import ExitCode, apply_quiet, new_app
 from artkit.cli.options import (
     BatchSizeOption,
     DeviceOption,
+    EngineOption,
     MobileNetWeightsOption,
     QuietOption,
+    RayAddressOption,
     WorkersOption,
 )
 from artkit.console import console, print_table
@@ -63,6 +65,8 @@ def index_build_command(
     batch_size: BatchSizeOption = BATCH_SIZE,
     workers: WorkersOption = None,
     device: DeviceOption = "auto",
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
     ann: Annotated[bool | None, typer.Option(
         "--ann/--no-ann", help="Add an HNSW graph for approximate search (default: from "
         f"{ANN_MIN_VECTORS:,} photos; needs `pip install 'artkit\\[ann]'`). With --resume on "
@@ -85,7 +89,8 @@ def index_build_command(
     apply_quiet(quiet)
     _print_embedded(artkit.build_index(inputs, model, output, resume=resume,
                                        batch_size=batch_size, workers=workers, device=device,
-                                       ann=ann, local_features=local_features,
+                                       engine=engine, ray_address=ray_address, ann=ann,
+                                       local_features=local_features,
                                        max_keypoints=max_keypoints, meta=meta,
                                        progress=True), "indexed")
 

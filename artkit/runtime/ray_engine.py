@@ -85,6 +85,14 @@ def ray_cluster(address: str | None, num_cpus: int | None = None) -> Iterator[An
             ray.shutdown()
 
 
+def check_cluster(address: str | None) -> None:
+    """The checks :func:`ray_cluster` makes before it starts anything (Ray installed, the
+    address well formed and listening), for a caller that must fail before it opens a file."""
+    ray = import_ray()
+    if address and not ray.is_initialized():
+        _check_reachable(address)
+
+
 def _check_reachable(address: str) -> None:
     """Fail in seconds on an address nothing listens at (Ray itself retries for minutes)."""
     if address in ("auto", "local"):
