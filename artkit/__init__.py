@@ -66,6 +66,11 @@ _EXPORTS: dict[str, str] = {
     "SimilarResults": "artkit.api.embed",
     "Neighbours": "artkit.api.embed",
     "DuplicateGroups": "artkit.api.embed",
+    "identify": "artkit.api.identify",
+    "IdentifyResult": "artkit.api.identify",
+    "PhotoIdentification": "artkit.api.identify",
+    "Identified": "artkit.api.identify",
+    "IdentifyRule": "artkit.identification.decide",
     "synth": "artkit.api.data",
     "data_info": "artkit.api.data",
     "SynthResult": "artkit.api.data",
@@ -135,6 +140,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
         similar_sheet,
     )
     from artkit.api.embedding_model import build_embedding_model
+    from artkit.api.identify import Identified, IdentifyResult, PhotoIdentification, identify
     from artkit.api.model import (
         Embedding,
         Model,
@@ -155,5 +161,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from artkit.formats.model_card import ModelCard, NotArtkitModelError
     from artkit.formats.run_config import RunConfig
     from artkit.hookspecs import hookimpl
+    from artkit.identification.decide import IdentifyRule
     from artkit.onnx_export.run_export import ExportResult
     from artkit.training.runs import Run

@@ -663,7 +663,7 @@ def test_min_aspect_decides_whether_a_thin_painting_is_an_outline():
 def test_overlays_keep_the_photos_colours_and_labels_apart():
     """Without a CAM (frames, frames+cnn) the photo is shown as it is; the labels of boxes
     sharing a corner are stacked, not drawn over each other."""
-    from artkit.detection.overlays import _label, overlay
+    from artkit.detection.overlays import draw_label, overlay
 
     room = draw_room()
     found = Detections(PAINTINGS.astype(np.float32), np.array([0.9, 0.5], np.float32))
@@ -673,7 +673,7 @@ def test_overlays_keep_the_photos_colours_and_labels_apart():
     assert not np.array_equal(tinted[230:, 200:], room[230:, 200:])
     placed: list[tuple[int, int, int, int]] = []
     for _ in range(3):
-        _label(room.copy(), "1: 0.99", np.array([40, 50, 150, 190]), placed)
+        draw_label(room.copy(), "1: 0.99", np.array([40, 50, 150, 190]), placed)
     for k, a in enumerate(placed):
         for b in placed[k + 1:]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]

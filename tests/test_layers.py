@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_GROUND_FLOOR = 10
 SHARED_CLI = {"artkit.cli.common", "artkit.cli.options", "artkit.cli.main",
               "artkit.cli.results", "artkit.cli.noise"}
-RANK = {"core": 1, "plugins": 2, "api": 3, "root": 4, "cli": 5}
+RANK = {"core": 1, "plugins": 2, "api": 3, "root": 4, "cli": 5, "serve": 5}
 """A module may import modules of its own layer or of a lower rank (plugins import the core
 like any third-party plugin; the core reaches plugins only through the registry)."""
 CLI_BY_STRING = ('"artkit.cli', "'artkit.cli", "from artkit.cli", "import artkit.cli",
@@ -46,7 +46,7 @@ def layer(module: str) -> str:
         return "plugins"
     if module in ("artkit", "artkit.__main__"):
         return "root"
-    for name in ("cli", "api"):
+    for name in ("cli", "api", "serve"):
         if module == f"artkit.{name}" or module.startswith(f"artkit.{name}."):
             return name
     return "core"

@@ -443,7 +443,7 @@ def _detections(request: _Request) -> Iterator[Detection]:
     with make_progress() as bar:
         task = bar.add_task(f"detect ({method.name})", total=len(request.paths))
         for found, failed in stream:
-            results = [_detection(photo, request.cam_threshold, request.min_score,
+            results = [reported_paintings(photo, request.cam_threshold, request.min_score,
                                   request.max_det) for photo in found]
             stems = [namer.stem(result) for result in results]
             if request.crops is not None or request.classifier is not None:
@@ -461,7 +461,8 @@ def _detections(request: _Request) -> Iterator[Detection]:
             yield from sorted(results, key=lambda d: d.index)
 
 
-def _detection(photo: Any, cam_threshold: float, minimum: float, max_det: int) -> Detection:
+def reported_paintings(photo: Any, cam_threshold: float, minimum: float, max_det: int
+                       ) -> Detection:
     """The reported paintings (score >= minimum, best first, at most max_det) of a photo."""
     every = photo.detections[cam_threshold]
     order = np.argsort(-every.scores, kind="stable")

@@ -238,6 +238,24 @@ class Model:
                     warn(f"interrupted: the results so far are in {writer.path}; rerun "
                          "with --resume to continue")
 
+    def predict_arrays(self, images: np.ndarray, names: Sequence[str | Path], *,
+                       top_k: int = TOP_K, decision: DecisionRule | None = None
+                       ) -> list[Prediction]:
+        """:meth:`predict` for images already in memory (uploads to `artkit serve`): a
+        float32 (n, H, W, 3) batch at the model's input size (RGB 0..255, as
+        :func:`artkit.data.decode.load_resized` makes), one Prediction per row, its path
+        the row's name. Image classification models only."""
+        from artkit.runtime.pipeline import Batch
+        from artkit.runtime.scoring import Scored
+
+        if self.card.is_embedding or self.card.input_kind != "image":
+            raise ArtkitError("predict_arrays needs an image classification model", self.path)
+        rule = decision if decision is not None else self.decision()
+        (scores,) = self.session.run(["scores"], {self.session.get_inputs()[0].name: images})
+        rows = list(range(len(names)))
+        batch = Batch(range(len(names)), rows, [Path(n) for n in names], images, [])
+        return self._predictions(Scored(batch, {"scores": scores}), rule, top_k)
+
     def predictions_header(self, rule: DecisionRule | None) -> PredictionsHeader:
         """The header of this model's predictions files under `rule`."""
         return PredictionsHeader(str(self.path), self.card.model, self.card.task,
@@ -274,6 +292,26 @@ class Model:
                 found[failure.index] = Embedding(failure.index, Path(failure.path), None,
                                                  failure.reason)
             yield from (found[i] for i in sorted(found))
+
+    def embed_images(self, images: Sequence[np.ndarray], batch_size: int = BATCH_SIZE
+                     ) -> np.ndarray:
+        """float32 (n, D) L2-normalised embeddings of RGB uint8 `images` already in memory
+        (crops cut from a photo, an upload), each resized to the input size as files
+        are (:func:`~artkit.data.decode.resize_to`)."""
+        from artkit.data.decode import resize_to
+        from artkit.embeddings.vectors import l2_normalise
+        from artkit.runtime.preprocess import input_size
+
+        if not self.card.is_embedding:
+            raise ArtkitError(f"not an embedding model (task {self.card.task})", self.path,
+                              hint="export one with `artkit export onnx --embedding RUN`")
+        size, name = input_size(self.card), self.session.get_inputs()[0].name
+        found = [np.zeros((0, self.card.embedding_dim or 0), np.float32)]
+        for start in range(0, len(images), batch_size):
+            batch = np.stack([resize_to(i, size) for i in images[start:start + batch_size]])
+            (vectors,) = self.session.run(["embedding"], {name: batch.astype(np.float32)})
+            found.append(l2_normalise(vectors))
+        return np.concatenate(found)
 
     def _rotated(self, images: np.ndarray) -> np.ndarray:
         """(n, 3, D) L2-normalised embeddings of `images` turned by 90, 180, 270 degrees."""

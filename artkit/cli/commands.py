@@ -26,9 +26,11 @@ BUILTIN_COMMANDS = (
     "artkit.cli.export_cmd",
     "artkit.cli.predict_cmd",
     "artkit.cli.embed_cmd",
+    "artkit.cli.identify_cmd",
     "artkit.cli.benchmark_cmd",
     "artkit.cli.thresholds_cmd",
     "artkit.cli.report_cmd",
+    "artkit.cli.serve_cmd",
 )
 """The import list of the built-in command modules, in the order `artkit --help` lists them."""
 

@@ -1,4 +1,4 @@
-"""`artkit report TARGET`: one HTML page for a run folder, a predictions file or a boxes file."""
+"""`artkit report TARGET`: one HTML page for a run, a predictions, boxes or identification file."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from artkit.reports.thumbs import EMBED_LIMIT
 def report_command(
     target: Annotated[str, typer.Argument(
         help="A run folder (or MODEL/N), a predictions file from `artkit predict --output` "
-        "(csv, json, jsonl) or a boxes file from `artkit detect` (json, csv).")],
+        "(csv, json, jsonl), a boxes file from `artkit detect` (json, csv) or the results "
+        "of `artkit identify` (json).")],
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="The page to write (default: RUN/report.html, or "
         "<file>.report.html beside the file).")] = None,

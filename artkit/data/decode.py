@@ -126,6 +126,14 @@ def decode_bytes(data: bytes, path: str | Path = "<bytes>",
     return _decode(data, Path(path), min_size)[0]
 
 
+def read_image_bytes(data: bytes, path: str | Path = "<bytes>",
+                     min_size: tuple[int, int] | None = None
+                     ) -> tuple[np.ndarray, tuple[int, int]]:
+    """:func:`read_image` for bytes already in memory (an upload to `artkit serve`): the
+    RGB array and the image's full-resolution (height, width)."""
+    return _decode(data, Path(path), min_size)
+
+
 def _complete(image: Image.Image) -> bool:
     """OpenCV silently fills a truncated JPEG with grey; let Pillow judge completeness."""
     if image.format != "JPEG":

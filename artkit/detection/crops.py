@@ -28,12 +28,16 @@ def rectified_size(quad: np.ndarray) -> tuple[int, int]:
 def rectify(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     """The quadrilateral `quad` (TL, TR, BR, BL in `image`'s pixels) warped to a frontal
     rectangle by the homography that maps its corners onto the rectangle's."""
+    return _rectified(image, quad)[0]
+
+
+def _rectified(image: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     width, height = rectified_size(quad)
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
     homography = cv2.getPerspectiveTransform(np.asarray(quad, np.float32).reshape(4, 2),
                                              target)
     return cv2.warpPerspective(image, homography, (width, height), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
+                               borderMode=cv2.BORDER_REPLICATE), homography
 
 
 def crop_box(image: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -49,12 +53,23 @@ def crop_painting(image: np.ndarray, box: np.ndarray, quad: np.ndarray | None = 
                   ) -> np.ndarray:
     """A painting's image: rectified by its corners when they are given and not simply
     its box, else the box cut out."""
-    if quad is None:
-        return crop_box(image, box)
-    quad = np.asarray(quad, np.float64).reshape(4, 2)
-    x1, y1, x2, y2 = np.asarray(box, np.float64)
-    corners = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
-    tolerance = AXIS_ALIGNED * max(x2 - x1, y2 - y1, 1.0)
-    if np.abs(quad - corners).max() <= tolerance:
-        return crop_box(image, box)
-    return rectify(image, quad)
+    return cut_painting(image, box, quad)[0]
+
+
+def cut_painting(image: np.ndarray, box: np.ndarray, quad: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`crop_painting`, and the 3x3 homography from the crop's pixels back to
+    `image`'s (what places something found in the crop on the photo)."""
+    height, width = image.shape[:2]
+    if quad is not None:
+        quad = np.asarray(quad, np.float64).reshape(4, 2)
+        x1, y1, x2, y2 = np.asarray(box, np.float64)
+        corners = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
+        tolerance = AXIS_ALIGNED * max(x2 - x1, y2 - y1, 1.0)
+        if np.abs(quad - corners).max() > tolerance:
+            crop, homography = _rectified(image, quad)
+            return crop, np.linalg.inv(homography)
+    x1, y1, _, _ = np.asarray(box, np.float64).round().astype(int)
+    shift = np.eye(3)
+    shift[:2, 2] = min(max(x1, 0), width - 1), min(max(y1, 0), height - 1)
+    return crop_box(image, box), shift

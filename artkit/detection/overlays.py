@@ -44,7 +44,7 @@ def overlay(image: np.ndarray, detections: Detections, cam: np.ndarray | None = 
         cv2.rectangle(picture, (x1, y1), (x2, y2), (0, 230, 0), thickness, cv2.LINE_AA)
     placed: list[tuple[int, int, int, int]] = []
     for rank, (index, box) in enumerate(zip(order, drawn, strict=True), start=1):
-        _label(picture, f"{rank}: {detections.scores[index]:.2g}", box, placed)
+        draw_label(picture, f"{rank}: {detections.scores[index]:.2g}", box, placed)
     return picture
 
 
@@ -53,8 +53,9 @@ LABEL_SCALE = 0.55
 LABEL_PAD = 3
 
 
-def _label(picture: np.ndarray, text: str, box: np.ndarray,
-           placed: list[tuple[int, int, int, int]]) -> None:
+def draw_label(picture: np.ndarray, text: str, box: np.ndarray,
+               placed: list[tuple[int, int, int, int]],
+               colour: tuple[int, int, int] = (0, 255, 0)) -> None:
     """Draw `text` on a dark plate at a corner of `box` (inside top-left, above it, inside
     bottom-left, below it), the first that overlaps no label already `placed`, else stacked
     under the top-left one until it is free; the plate is kept inside the picture."""
@@ -74,7 +75,7 @@ def _label(picture: np.ndarray, text: str, box: np.ndarray,
     placed.append(plate)
     cv2.rectangle(picture, plate[:2], (plate[2] - 1, plate[3] - 1), (0, 0, 0), cv2.FILLED)
     cv2.putText(picture, text, (plate[0] + LABEL_PAD, plate[3] - LABEL_PAD - base),
-                cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE, (0, 255, 0), 1, cv2.LINE_AA)
+                cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE, colour, 1, cv2.LINE_AA)
 
 
 def save_overlay(picture: np.ndarray, path: Path) -> Path:

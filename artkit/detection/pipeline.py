@@ -10,7 +10,7 @@ photo's pixels at the end.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,10 +178,14 @@ class Photo:
         return self.image.shape[0] / self.size[0]
 
 
-def _loader(network_size: tuple[int, int] | None, max_side: int):
+Reader = Callable[[Path, tuple[int, int]], tuple[np.ndarray, tuple[int, int]]]
+"""Decodes one photo: (path, min_size) -> (RGB array, full-resolution (height, width))."""
+
+
+def _loader(network_size: tuple[int, int] | None, max_side: int, read: Reader = read_image):
     def load(path: Path) -> tuple[tuple[np.ndarray, np.ndarray | None], tuple[int, int]]:
         # a photo far above max_side may be decoded at 1/2..1/8 scale (never below it)
-        image, (height, width) = read_image(path, min_size=(max_side, max_side))
+        image, (height, width) = read(path, (max_side, max_side))
         scale = min(1.0, max_side / max(height, width))
         work = resize_to(image, (max(1, round(height * scale)), max(1, round(width * scale))))
         network = resize_to(work, network_size) if network_size else None
@@ -200,16 +204,17 @@ def _collate(items: list[tuple[np.ndarray, np.ndarray | None]]
 
 def detect_photos(paths: Sequence[Path], method: Any, thresholds: Sequence[float],
                   options: dict[str, Any], model: CamModel | None = None,
-                  batch_size: int = 16, workers: int = 2, max_side: int = MAX_SIDE
-                  ) -> Iterator[tuple[list[Photo], list[Failure]]]:
-    """Per batch, the photos with their boxes at each threshold, and the files that failed."""
+                  batch_size: int = 16, workers: int = 2, max_side: int = MAX_SIDE,
+                  read: Reader = read_image) -> Iterator[tuple[list[Photo], list[Failure]]]:
+    """Per batch, the photos with their boxes at each threshold, and the files that failed.
+    `read` decodes a photo (default: from its file; `artkit serve` gives uploads in memory)."""
     needs_model = method.needs_cam or capability(method, "needs_classifier")
     if needs_model and model is None:
         raise ArtkitError(f"method '{method.name}' needs a CAM model (--model)")
     use_model = model  # a model given to a method without CAMs still paints the overlays
     if capability(method, "needs_classifier"):
         options = {**options, "classify": model.classify}  # type: ignore[union-attr]
-    loader = _loader(use_model.input_size if use_model else None, max_side)
+    loader = _loader(use_model.input_size if use_model else None, max_side, read)
     for batch in iter_batches(paths, loader, batch_size=batch_size, workers=workers,
                               collate=_collate):
         photos: list[Photo] = []

@@ -37,6 +37,9 @@ LOCAL_SIDE = 640
 #: RootSIFT components lie in [0, 1]; stored as round(value * scale), clipped to 255 (on
 #: aic-museum none is above 180 / scale; uint8 halves the file against float16).
 DESCRIPTOR_SCALE = 512.0
+#: SIFT's contrast threshold (OpenCV's default is 0.04): lower keeps the keypoints of faint
+#: prints and of photos that exposure, haze or blur have flattened.
+CONTRAST = 0.02
 #: Images described per pool round: bounds the memory of results not yet written.
 CHUNK = 32
 RECORD = np.dtype([("xy", np.float32, (2,)), ("descriptor", np.uint8, (128,))])
@@ -59,22 +62,29 @@ def meta_path(index: str | Path) -> Path:
 
 def root_sift(image: np.ndarray, max_keypoints: int = MAX_KEYPOINTS,
               side: int = LOCAL_SIDE) -> tuple[np.ndarray, np.ndarray]:
-    """The `max_keypoints` strongest SIFT keypoints of RGB `image` shrunk to `side`:
-    (xy in `image`'s pixels, RootSIFT descriptors: L1-normalised, then square-rooted, so
-    that Euclidean distance compares them as the Hellinger kernel does)."""
+    """The `max_keypoints` strongest SIFT keypoints of RGB `image` described in a square
+    frame: (xy in `image`'s pixels, RootSIFT descriptors: L1-normalised, then
+    square-rooted, so that Euclidean distance compares them as the Hellinger kernel does).
+
+    The image is resized to a square of its longer side (at most `side`) first. A painting
+    cut out of a photo and rectified has its outline's aspect ratio, not the artwork's (one
+    photo does not give it), and SIFT does not survive a stretch by 2 or 3; squeezed to a
+    square, the artwork and its photo have the same shape whatever either's aspect was
+    (the embedding model squeezes them to its square input for the same reason)."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    scale = min(1.0, side / max(grey.shape))
-    if scale < 1.0:
-        grey = cv2.resize(grey, (max(1, round(grey.shape[1] * scale)),
-                                 max(1, round(grey.shape[0] * scale))),
-                          interpolation=cv2.INTER_AREA)
-    keypoints, descriptors = cv2.SIFT_create(nfeatures=max_keypoints).detectAndCompute(grey,
-                                                                                      None)
+    frame = max(1, min(side, max(grey.shape)))
+    scale = np.array([frame / grey.shape[1], frame / grey.shape[0]], np.float32)
+    if grey.shape != (frame, frame):
+        shrinking = max(grey.shape) > frame
+        grey = cv2.resize(grey, (frame, frame),
+                          interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    keypoints, descriptors = cv2.SIFT_create(
+        nfeatures=max_keypoints, contrastThreshold=CONTRAST).detectAndCompute(grey, None)
     if descriptors is None or not keypoints:
         return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32)
     order = np.argsort([-k.response for k in keypoints], kind="stable")[:max_keypoints]
     xy = np.array([keypoints[i].pt for i in order], np.float32)
-    # A pixel centre at p in the shrunk image is at (p + 0.5) / scale - 0.5 in the original.
+    # A pixel centre at p in the frame is at (p + 0.5) / scale - 0.5 in the image.
     xy = (xy + 0.5) / scale - 0.5
     descriptors = descriptors[order].astype(np.float32)
     descriptors /= np.maximum(descriptors.sum(axis=1, keepdims=True), 1e-12)
@@ -146,29 +156,45 @@ def write_local_features(index: str | Path, paths: Sequence[str], files: Sequenc
     return records_file
 
 
+class LocalFeatureReader:
+    """The local features beside an index, opened once: the small table read and checked
+    against the index, the records memory-mapped; each :meth:`read` then touches only the
+    rows asked for (what a verifier reading its shortlist photo after photo needs: the
+    check reads every path of the index, so it must not run per photo)."""
+
+    def __init__(self, index: str | Path):
+        records_file, table_file = local_paths(index)
+        if not records_file.exists() or not table_file.exists():
+            raise ArtkitError("this index has no local features", Path(index),
+                              hint="rebuild it with `artkit index build --local-features`")
+        with np.load(table_file, allow_pickle=False) as table:
+            self.offsets, self.sizes, described = (table["offsets"], table["sizes"],
+                                                   table["paths"])
+        if list(map(str, described)) != list(map(str,
+                                                 EmbeddingSet.read(index, False).paths)):
+            # the index was rewritten since (`artkit embed -o` on the same file, say)
+            raise ArtkitError("the local features beside this index describe other items",
+                              Path(index), hint="rebuild it with `artkit index build "
+                              "--local-features`")
+        self.records = np.load(records_file, mmap_mode="r")
+
+    def read(self, rows: Sequence[int]) -> list[LocalFeatures]:
+        """For each of `rows`: (xy in the original image's pixels, RootSIFT float32
+        descriptors, (width, height))."""
+        found: list[LocalFeatures] = []
+        for row in rows:
+            part = np.asarray(self.records[self.offsets[row]:self.offsets[row + 1]])
+            found.append((part["xy"].astype(np.float32),
+                          part["descriptor"].astype(np.float32) / DESCRIPTOR_SCALE,
+                          (int(self.sizes[row][0]), int(self.sizes[row][1]))))
+        return found
+
+
 def read_local_features(index: str | Path, rows: Sequence[int]) -> list[LocalFeatures]:
     """The local features of the index's items `rows`: for each, (xy in the original
     image's pixels, RootSIFT float32 descriptors, (width, height)). Only those rows'
-    records are read from disk."""
-    records_file, table_file = local_paths(index)
-    if not records_file.exists() or not table_file.exists():
-        raise ArtkitError("this index has no local features", Path(index),
-                          hint="rebuild it with `artkit index build --local-features`")
-    with np.load(table_file, allow_pickle=False) as table:
-        offsets, sizes, described = table["offsets"], table["sizes"], table["paths"]
-    if list(map(str, described)) != list(map(str, EmbeddingSet.read(index, False).paths)):
-        # the index was rewritten since (`artkit embed -o` on the same file, say)
-        raise ArtkitError("the local features beside this index describe other items",
-                          Path(index), hint="rebuild it with `artkit index build "
-                          "--local-features`")
-    records = np.load(records_file, mmap_mode="r")
-    found: list[LocalFeatures] = []
-    for row in rows:
-        part = np.asarray(records[offsets[row]:offsets[row + 1]])
-        found.append((part["xy"].astype(np.float32),
-                      part["descriptor"].astype(np.float32) / DESCRIPTOR_SCALE,
-                      (int(sizes[row][0]), int(sizes[row][1]))))
-    return found
+    records are read from disk (to read many times, open a :class:`LocalFeatureReader`)."""
+    return LocalFeatureReader(index).read(rows)
 
 
 def write_meta(index: str | Path, csv_file: str | Path, paths: Sequence[str]) -> Path:

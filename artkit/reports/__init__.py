@@ -1,4 +1,4 @@
-"""HTML reports: one page for a run folder, a predictions file or a boxes file.
+"""HTML reports: one page for a run folder, a predictions file, a boxes file or an identification.
 
 :func:`build_report` looks at the target, builds the page's content (tables, charts,
 thumbnails) and renders it with the jinja2 templates in ``templates/``: one HTML file that
@@ -16,9 +16,9 @@ from typing import Literal
 from artkit.errors import ArtkitError
 from artkit.reports.thumbs import THUMBNAIL_MODES, ThumbnailMode
 
-Kind = Literal["run", "predictions", "boxes"]
-WHAT = "expected a run folder, a predictions file (artkit predict) or a boxes file " \
-       "(artkit detect)"
+Kind = Literal["run", "predictions", "boxes", "identify"]
+WHAT = "expected a run folder, a predictions file (artkit predict), a boxes file " \
+       "(artkit detect) or an identification (artkit identify)"
 
 __all__ = ["THUMBNAIL_MODES", "Kind", "ThumbnailMode", "build_report", "default_output",
            "kind_of"]
@@ -34,6 +34,7 @@ def _first_json_item(path: Path) -> object:
 def kind_of(target: Path) -> Kind:
     """Which report `target` gets; a one-line error naming it when it is none of the three."""
     from artkit.reports.boxes_report import is_boxes_csv
+    from artkit.reports.identify_report import is_identify_document
     from artkit.reports.predictions_report import is_predictions_csv
 
     if not target.exists():
@@ -57,6 +58,8 @@ def kind_of(target: Path) -> Kind:
             document = _first_json_item(target)
             if isinstance(document, list):
                 return "boxes"
+            if is_identify_document(document):
+                return "identify"
             if isinstance(document, dict) and "results" in document:
                 return "predictions"
     except (OSError, UnicodeDecodeError) as exc:
@@ -73,7 +76,7 @@ def default_output(target: Path, kind: Kind) -> Path:
 def build_report(target: str | Path, output: str | Path | None = None, *,
                  gt: str | Path | None = None, class_name: str | None = None,
                  thumbnails: ThumbnailMode = "auto") -> Path:
-    """Write the report of `target` (a run folder, a predictions file or a boxes file) to
+    """Write the report of `target` (a run folder, a predictions, boxes or identification file) to
     `output` (default: :func:`default_output`); returns the page's path."""
     from artkit.training.runs import Run
 
@@ -92,6 +95,10 @@ def build_report(target: str | Path, output: str | Path | None = None, *,
         from artkit.reports.run_report import run_report
 
         return run_report(Run(target), page, thumbnails)
+    if kind == "identify":
+        from artkit.reports.identify_report import identify_report
+
+        return identify_report(target, page, thumbnails)
     if kind == "predictions":
         from artkit.reports.predictions_report import predictions_report
 
