@@ -1,7 +1,8 @@
 """The page `artkit serve` shows at /, in headless Chromium (Debian's chromium and
 chromedriver through selenium, as tests/test_report.py): a photo picked in the page comes
-back with its prediction, its boxes drawn, its rectified crops and its most similar
-collection photos beside it, with no console error and nothing fetched from elsewhere."""
+back with its prediction, its boxes drawn, its rectified crops, the collection items it
+shows and its most similar collection photos beside it, with no console error and nothing
+fetched from elsewhere."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     folder = tmp_path_factory.mktemp("page-photos")
     for seed in range(3):
         (folder / f"work{seed}.jpg").write_bytes(jpeg(480, 360, seed=seed))
-    index = build_index(folder, None, folder.parent / "index.npz", progress=False).path
+    index = build_index(folder, None, folder.parent / "index.npz", local_features=True,
+                        progress=False).path
     config = ServeConfig(model=painting_detector(), index=index, port=free_port(),
                          token=TOKEN)
     with running(config) as url:
@@ -76,6 +78,8 @@ def test_the_page_shows_every_answer_for_a_picked_photo(driver, served) -> None:
     matches = card.find_elements("css selector", ".similar figure.match")
     assert len(matches) == 3
     assert "work1.jpg" in matches[0].text
+    identified = card.find_elements("css selector", ".identify figure.match")
+    assert identified and all("work1.jpg" in m.text for m in identified)
     loaded = driver.execute_script(
         "return Array.from(document.querySelectorAll('.similar img'))"
         ".every(i => i.complete && i.naturalWidth > 0)")

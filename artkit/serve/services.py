@@ -255,7 +255,8 @@ class IdentifyService(Service):
         self.rows = {str(path): row for row, path in enumerate(collection.paths)}
         rule = self.identifier.rule
         super().__init__("identify", {
-            "index": index.name, "indexed": len(collection), "top_k": self.identifier.top_k,
+            "file": index.name, "index": index.name, "indexed": len(collection),
+            "top_k": self.identifier.top_k,
             "rule": {"min_inliers": rule.min_inliers, "min_similarity": rule.min_similarity},
             "embedding_model": Path(collection.embedding_model or "").name})
 
