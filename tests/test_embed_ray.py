@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_ray_engine import local_ray, with_broken_files  # noqa: F401 - a fixture
+from test_ray_engine import invoke, local_ray, with_broken_files  # noqa: F401 - a fixture
 from typer.testing import CliRunner
 
 import artkit
@@ -51,12 +51,6 @@ def ray_runs(local_ray, monkeypatch: pytest.MonkeyPatch) -> list[int]:  # noqa: 
 
     monkeypatch.setattr(ray_engine, "ray_score_batches", counted)
     return runs
-
-
-def invoke(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return " ".join(result.output.split())
 
 
 def failure_lines(output: str) -> list[str]:

@@ -232,7 +232,7 @@ def test_the_service_identifies_as_the_api_does(collection: dict[str, Path]) -> 
     import httpx
     from test_serve import free_port, running
 
-    from artkit.serve.config import ServeConfig
+    from artkit.cli.serve.config import ServeConfig
 
     photo = collection["photos"] / "hung.jpg"
     offline = next(iter(artkit.identify([photo], collection["index"], progress=False)))

@@ -28,7 +28,7 @@ pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
 from artkit.bundled import painting_detector  # noqa: E402
-from artkit.serve.config import ServeConfig  # noqa: E402
+from artkit.cli.serve.config import ServeConfig  # noqa: E402
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -43,7 +43,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running(config: ServeConfig) -> Iterator[str]:
     """A server for `config` on a thread of this process; its base URL."""
-    from artkit.serve.server import build_server
+    from artkit.cli.serve.server import build_server
 
     server = build_server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -273,8 +273,8 @@ def test_binding_beyond_loopback_needs_a_token(monkeypatch: pytest.MonkeyPatch) 
     from typer.testing import CliRunner
 
     from artkit.cli.main import app
+    from artkit.cli.serve.auth import check_bind
     from artkit.errors import ArtkitError
-    from artkit.serve.auth import check_bind
 
     monkeypatch.delenv("ARTKIT_SERVE_TOKEN", raising=False)
     for host in ("127.0.0.1", "localhost", "::1"):
@@ -340,7 +340,7 @@ def test_sigterm_answers_the_accepted_requests_then_exits(tmp_path: Path) -> Non
 def test_micro_batcher_gathers_bounds_and_passes_errors() -> None:
     import asyncio
 
-    from artkit.serve.batching import MicroBatcher, Overloaded
+    from artkit.cli.serve.batching import MicroBatcher, Overloaded
 
     sizes: list[int] = []
 
@@ -372,7 +372,7 @@ def test_micro_batcher_gathers_bounds_and_passes_errors() -> None:
 
 
 def test_limits_sniff_and_read_headers_only() -> None:
-    from artkit.serve.limits import ClientError, check_upload, display_name
+    from artkit.cli.serve.limits import ClientError, check_upload, display_name
 
     assert check_upload(jpeg(), "a.jpg", 10**6).size == (320, 240)
     with pytest.raises(ClientError) as caught:
@@ -393,7 +393,7 @@ def test_the_same_app_runs_on_ray_serve_replicas() -> None:
     token, answered by two replicas behind Ray Serve's proxy."""
     ray = pytest.importorskip("ray")
     serve = pytest.importorskip("ray.serve")
-    from artkit.serve.ray_serve import APP_NAME, start
+    from artkit.cli.serve.ray_serve import APP_NAME, start
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:

@@ -17,7 +17,7 @@ pytest.importorskip("fastapi")
 from test_serve import TOKEN, free_port, jpeg, running  # noqa: E402
 
 from artkit.bundled import painting_detector  # noqa: E402
-from artkit.serve.config import ServeConfig  # noqa: E402
+from artkit.cli.serve.config import ServeConfig  # noqa: E402
 
 #: Where the screenshot goes (docs/images/serve-page.png when making the docs' picture).
 SHOT = os.environ.get("ARTKIT_SERVE_SHOT")

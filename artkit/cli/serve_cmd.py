@@ -1,4 +1,4 @@
-"""`artkit serve`: the models behind an HTTP service and a web page (artkit/serve/,
+"""`artkit serve`: the models behind an HTTP service and a web page (artkit/cli/serve/,
 docs/deployment.md). Needs the ``serve`` extra: ``pip install -e ".[serve]"``."""
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def serve_command(
     metrics at /metrics, OpenAPI at /openapi.json. SIGTERM answers the accepted requests,
     then exits."""
     try:
-        from artkit.serve.config import ServeConfig
-        from artkit.serve.server import serve
+        from artkit.cli.serve.config import ServeConfig
+        from artkit.cli.serve.server import serve
     except ImportError as exc:
         raise ArtkitError(f"artkit serve needs the serve extra ({exc.name} is missing)",
                           hint='pip install -e ".[serve]"') from None
@@ -81,8 +81,8 @@ def serve_command(
                          decode_workers=workers, top_k=top_k,
                          cors_origins=tuple(cors_origin or ()))
     if engine == "ray":
-        from artkit.serve.auth import check_bind
-        from artkit.serve.ray_serve import serve_on_ray
+        from artkit.cli.serve.auth import check_bind
+        from artkit.cli.serve.ray_serve import serve_on_ray
 
         check_bind(config.host, config.token)
         serve_on_ray(config, replicas, ray_address)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from artkit.cli.serve.auth import check_bind
+from artkit.cli.serve.config import ServeConfig
 from artkit.console import info
-from artkit.serve.auth import check_bind
-from artkit.serve.config import ServeConfig
 
 #: Seconds a stopping server gives the requests it accepted.
 GRACE = 30
@@ -21,9 +21,9 @@ def build_server(config: ServeConfig) -> Any:
     """A uvicorn Server for `config`, its models loaded (one-line errors before binding)."""
     import uvicorn
 
-    from artkit.serve.app import create_app
-    from artkit.serve.observe import enable_access_log
-    from artkit.serve.services import load_services
+    from artkit.cli.serve.app import create_app
+    from artkit.cli.serve.observe import enable_access_log
+    from artkit.cli.serve.services import load_services
 
     check_bind(config.host, config.token)
     app = create_app(config, load_services(config))

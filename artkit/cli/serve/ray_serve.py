@@ -1,7 +1,7 @@
 """`artkit serve --engine ray --replicas N`: the same app on Ray Serve.
 
 Each replica is a Ray actor that loads the models and builds the very app
-:func:`artkit.serve.app.create_app` makes for uvicorn (FastAPI ingress: the same
+:func:`artkit.cli.serve.app.create_app` makes for uvicorn (FastAPI ingress: the same
 endpoints, limits, token, micro-batching, metrics); Ray Serve's HTTP proxy binds the
 address and spreads requests over the replicas. On a local instance the replicas share
 this machine; on a cluster (``--ray-address auto``) Ray places them on its nodes, which
@@ -14,9 +14,9 @@ import signal
 import threading
 from typing import Any
 
+from artkit.cli.serve.config import ServeConfig
 from artkit.console import info
 from artkit.errors import ArtkitError
-from artkit.serve.config import ServeConfig
 
 APP_NAME = "artkit"
 
@@ -28,8 +28,8 @@ class Replica:
         self.config = config
 
     def __serve_build_asgi_app__(self) -> Any:
-        from artkit.serve.app import create_app
-        from artkit.serve.services import load_services
+        from artkit.cli.serve.app import create_app
+        from artkit.cli.serve.services import load_services
 
         return create_app(self.config, load_services(self.config))
 

@@ -22,17 +22,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
+from artkit.cli.serve.auth import authorised, needs_token
+from artkit.cli.serve.batching import Overloaded
+from artkit.cli.serve.config import ServeConfig
+from artkit.cli.serve.endpoints import router
+from artkit.cli.serve.limits import BodyLimit, ClientError
+from artkit.cli.serve.observe import Metrics, Observe
+from artkit.cli.serve.services import Service
 from artkit.errors import ArtkitError
-from artkit.serve.auth import authorised, needs_token
-from artkit.serve.batching import Overloaded
-from artkit.serve.config import ServeConfig
-from artkit.serve.endpoints import router
-from artkit.serve.limits import BodyLimit, ClientError
-from artkit.serve.observe import Metrics, Observe
-from artkit.serve.services import Service
 
-LOG = logging.getLogger("artkit.serve")
-#: The page's files (artkit/serve/page/, package data), by the name the page asks for.
+LOG = logging.getLogger("artkit.cli.serve")
+#: The page's files (artkit/cli/serve/page/, package data), by the name the page asks for.
 PAGE_FILES = {"page.js": "text/javascript", "page.css": "text/css"}
 NEEDS = {"predict": "--model CLASSIFIER.onnx", "similar": "--index COLLECTION.npz",
          "identify": "--index COLLECTION.npz built with --local-features"}
@@ -58,7 +58,7 @@ async def reply(scope: Any, receive: Any, send: Any, status: int, message: str) 
 
 
 def create_app(config: ServeConfig, services: dict[str, Service]) -> FastAPI:
-    """The app serving `services` (loaded by :func:`artkit.serve.services.load_services`)."""
+    """The app serving `services` (loaded by :func:`artkit.cli.serve.services.load_services`)."""
     from artkit import __version__
     from artkit.runtime.session import cpu_count
 
@@ -168,7 +168,7 @@ def _routes(app: FastAPI, state: State) -> None:
 
 
 def _page_file(name: str) -> str:
-    return resources.files("artkit.serve").joinpath("page", name).read_text("utf-8")
+    return resources.files("artkit.cli.serve").joinpath("page", name).read_text("utf-8")
 
 
 def _middlewares(app: FastAPI, config: ServeConfig) -> None:

@@ -1,6 +1,6 @@
 """The models behind the endpoints, one service each: how an upload is prepared (in the
 decode pool) and how a batch of prepared uploads is answered (on the model's own
-inference thread, through :class:`~artkit.serve.batching.MicroBatcher`).
+inference thread, through :class:`~artkit.cli.serve.batching.MicroBatcher`).
 
 Each service reuses the layer the matching command runs on: `predict` decodes and resizes
 as :func:`artkit.data.decode.load_resized` and scores with :meth:`Model.predict_arrays`,
@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from artkit.api.model import Model, load
+from artkit.cli.serve.batching import MicroBatcher
+from artkit.cli.serve.config import ServeConfig
+from artkit.cli.serve.limits import ClientError, Upload
 from artkit.data.decode import read_image_bytes, resize_to
 from artkit.errors import ArtkitError
-from artkit.serve.batching import MicroBatcher
-from artkit.serve.config import ServeConfig
-from artkit.serve.limits import ClientError, Upload
 
 #: Rectified painting crops returned inline by /v1/detect?crops=true, at most, and their
 #: longest side in pixels.

@@ -1,7 +1,7 @@
 """What the server tells its operator: Prometheus metrics and a structured access log.
 
 One registry per app (two apps in one process do not share counters). The access log is
-one JSON object per request on the ``artkit.serve.access`` logger: time, client, method,
+one JSON object per request on the ``artkit.cli.serve.access`` logger: time, client, method,
 path, status, milliseconds.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-ACCESS = logging.getLogger("artkit.serve.access")
+ACCESS = logging.getLogger("artkit.cli.serve.access")
 #: Path labels kept as they are; every other path counts as "other" (bounded cardinality).
 KNOWN_PATHS = ("/v1/predict", "/v1/detect", "/v1/similar", "/v1/identify", "/v1/models",
                "/healthz", "/readyz", "/metrics", "/")

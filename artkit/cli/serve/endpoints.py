@@ -3,7 +3,7 @@ upload (multipart field ``file``) and answers with its service's result.
 
 :func:`answer` does everything they share: the upload checked (:mod:`.limits`), the image
 prepared in the decode pool, the result awaited from the service's batch. (The slot in the
-service's queue was taken before the body was read: :class:`artkit.serve.app.Admission`.)
+service's queue was taken before the body was read: :class:`artkit.cli.serve.app.Admission`.)
 
 To add an endpoint: a service in :mod:`.services` (``prepare`` and ``run``, loaded in
 ``load_services``), and here one function that calls :func:`answer` with its name.
@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 
-from artkit.serve.limits import ClientError, check_upload
+from artkit.cli.serve.limits import ClientError, check_upload
 
 router = APIRouter()
 IMAGE = File(..., description="The image (JPEG, PNG, WebP, BMP or TIFF; judged by content).")
