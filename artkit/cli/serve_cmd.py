@@ -18,8 +18,9 @@ def serve_command(
         "--model", "-m", help="An exported classification model for /v1/predict "
         "(without one, /v1/predict answers 404).")] = None,
     index: Annotated[Path | None, typer.Option(
-        "--index", help="A collection index (`artkit index build`) for /v1/similar; its "
-        "embedding model is the one that built it.")] = None,
+        "--index", help="A collection index (`artkit index build`) for /v1/similar, and for "
+        "/v1/identify when built with --local-features; its embedding model is the one "
+        "that built it.")] = None,
     detector: Annotated[Path | None, typer.Option(
         "--detector", help="The model /v1/detect uses (default: the bundled painting "
         "detector, as `artkit detect`).")] = None,
@@ -63,7 +64,7 @@ def serve_command(
         "with its own models) serve requests.")] = 1,
     ray_address: RayAddressOption = None,
 ) -> None:
-    """Serve predict, detect and similar over HTTP, with a web page at /.
+    """Serve predict, detect, identify and similar over HTTP, with a web page at /.
 
     Micro-batched onnxruntime inference, body and pixel limits, a bearer token, Prometheus
     metrics at /metrics, OpenAPI at /openapi.json. SIGTERM answers the accepted requests,
