@@ -252,3 +252,19 @@ def test_the_service_identifies_as_the_api_does(collection: dict[str, Path]) -> 
         whole = client.post("/v1/identify", params={"whole": "true"},
                             files={"file": ("a.png", close_up.tobytes(), "image/png")}).json()
         assert [m["title"] for m in whole["matches"]] == ["Blue Rider"]
+
+
+def test_the_hnsw_shortlist_names_what_the_exact_one_names(collection: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    """An index with an HNSW graph (--ann) is searched through it; on a small collection the
+    approximate shortlist holds the same items, so the same artwork is named."""
+    pytest.importorskip("usearch")
+    graphed = artkit.build_index(collection["items"], None, tmp_path / "graphed.npz",
+                                 ann=True, local_features=True,
+                                 meta=collection["root"] / "collection.csv", progress=False)
+    assert graphed.graph is not None and Collection(graphed.path)._graph is not None
+    exact, approximate = (
+        [[r.title for r in found.known]
+         for found in artkit.identify(collection["photos"], index, exact=flag, progress=False)]
+        for index, flag in ((collection["index"], True), (graphed.path, False)))
+    assert approximate == exact == [["Portrait of a Lady"], []]
