@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from artkit.api.identify import identify
@@ -103,7 +102,6 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--limit", type=int, default=None, help="only the first N photos")
     args = parser.parse_args()
-    cv2.setNumThreads(1)
     truth = json.loads((args.bench / "truth.json").read_text())
     photos = [p for p in truth["photos"] if p["split"] == args.split][:args.limit]
     options: dict[str, Any] = {}

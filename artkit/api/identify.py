@@ -358,6 +358,9 @@ def _identified(request: _Request) -> Iterator[PhotoIdentification]:
     """Each photo identified, in input order: photos are identified on a pool of
     `workers` threads (OpenCV's SIFT, matching and RANSAC, and onnxruntime, release the
     GIL) while the next ones are decoded and detected."""
+    import cv2
+
+    cv2.setNumThreads(1)  # the pool of photos is the parallelism; OpenCV's would oversubscribe
     source = _whole(request) if request.whole else _detected(request)
     namer_used: set[str] = set()
     pending: deque[Future[PhotoIdentification] | PhotoIdentification] = deque()
