@@ -174,6 +174,27 @@ def test_similar_finds_the_indexed_photo_itself(client: httpx.Client, photos: Pa
     assert client.get("/v1/references/99").status_code == 404
 
 
+def test_similar_searches_an_index_through_its_graph(photos: Path, tmp_path: Path) -> None:
+    """An index built with --ann is searched through its HNSW graph, as `artkit similar`
+    does: the same neighbours as the API's search of it."""
+    pytest.importorskip("usearch")
+    import artkit
+    from artkit.api.embed import build_index
+    from artkit.identification.collection import Collection
+
+    graphed = build_index(photos, None, tmp_path / "graphed.npz", ann=True, progress=False)
+    assert graphed.graph is not None and Collection(graphed.path)._graph is not None
+    offline = artkit.similar([photos / "photo3.jpg"], graphed.path, top_k=3, progress=False)
+    config = ServeConfig(index=graphed.path, port=free_port(), max_wait_ms=1.0)
+    with running(config) as url, httpx.Client(base_url=url, timeout=60) as session:
+        served = post(session, "/v1/similar", (photos / "photo3.jpg").read_bytes()).json()
+    # the API leaves a query that is in the index out of its own neighbours; the service,
+    # given bytes, cannot know it is
+    assert Path(served["neighbours"][0]["path"]).name == "photo3.jpg"
+    assert [Path(n["path"]).name for n in served["neighbours"][1:]] == \
+        [p.name for p, _ in offline[0].neighbours[:2]]
+
+
 def test_models_health_metrics_openapi_and_page(client: httpx.Client) -> None:
     models = client.get("/v1/models").json()
     assert sorted(models["models"]) == ["detect", "predict", "similar"]

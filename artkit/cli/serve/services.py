@@ -5,7 +5,7 @@ inference thread, through :class:`~artkit.cli.serve.batching.MicroBatcher`).
 Each service reuses the layer the matching command runs on: `predict` decodes and resizes
 as :func:`artkit.data.decode.load_resized` and scores with :meth:`Model.predict_arrays`,
 `detect` runs :func:`artkit.detection.pipeline.detect_photos` on photos decoded in memory,
-`similar` embeds with the index's model and searches it with the exact cosine top-k.
+`similar` embeds with the index's model and searches the index as `artkit similar` does.
 Results are the API's typed results as JSON (``to_dict``).
 """
 
@@ -168,48 +168,49 @@ def _crops(found: Any) -> list[str]:
 
 
 class SimilarService(Service):
-    def __init__(self, index: Path, device: str, top_k: int):
-        import os
+    """/v1/similar: the nearest items of the --index collection, searched as `artkit
+    similar` searches (exactly, or through the index's HNSW graph when it has one)."""
 
+    def __init__(self, index: Path, device: str, top_k: int):
         from artkit.bundled import embedding_model
-        from artkit.embeddings.vectors import EmbeddingSet
+        from artkit.identification.collection import Collection
         from artkit.runtime.preprocess import input_size
 
-        self.index = EmbeddingSet.read(index)
-        stored = self.index.model.get("model")
+        self.collection = Collection(index)
+        stored = self.collection.embedding_model
         path = stored if stored and Path(stored).is_file() else embedding_model()
         if path is None:
             raise ArtkitError("the index's embedding model is not found", index)
         self.model = load(path, device=device)  # type: ignore[arg-type]
         if not self.model.card.is_embedding:
             raise ArtkitError("the index's model is not an embedding model", path)
-        dim = self.index.vectors.shape[1] if len(self.index) else self.model.card.embedding_dim
+        dim = int(self.collection.model.get("embedding_dim") or 0)
         if dim != self.model.card.embedding_dim:
             raise ArtkitError(f"the index holds {dim}-d vectors, its model gives "
                               f"{self.model.card.embedding_dim}-d", index)
-        base = self.index.model.get("base", os.getcwd())
-        self.files = [Path(os.path.normpath(os.path.join(base, p))) for p in self.index.paths]
+        self.files = self.collection.paths
         """Each indexed photo's file: read for /v1/references/{i} thumbnails only."""
         self.size, self.top_k = input_size(self.model.card), top_k
         super().__init__("similar", {**_card(self.model), "index": index.name,
-                                     "indexed": len(self.index)})
+                                     "indexed": len(self.collection)})
 
     def prepare(self, upload: Upload, options: dict[str, Any]) -> tuple[str, np.ndarray]:
         return upload.name, _resized(upload, self.size)
 
     def run(self, items: list[tuple[str, np.ndarray]]) -> list[dict[str, Any]]:
         from artkit.api.embed import Neighbours
-        from artkit.embeddings.vectors import l2_normalise, top_k
+        from artkit.embeddings.vectors import l2_normalise
         from artkit.runtime.pipeline import stack_float32
 
         session = self.model.session
         (vectors,) = session.run(["embedding"], {session.get_inputs()[0].name: stack_float32(
             [image for _, image in items])})
-        k = min(self.top_k, len(self.index))
-        found, sims = top_k(l2_normalise(vectors), self.index.vectors, k)
+        k = min(self.top_k, len(self.collection))
+        found, sims = self.collection.shortlist(l2_normalise(vectors), k)
+        paths = self.collection.stored_paths
         answers = []
         for (name, _), rows, scores in zip(items, found, sims, strict=True):
-            neighbours = Neighbours(Path(name), [(Path(self.index.paths[j]), float(s))
+            neighbours = Neighbours(Path(name), [(Path(paths[j]), float(s))
                                                  for j, s in zip(rows, scores, strict=True)])
             answer = neighbours.to_dict()
             for item, j in zip(answer["neighbours"], rows, strict=True):
