@@ -445,7 +445,7 @@ def _detections(request: _Request) -> Iterator[Detection]:
         for found, failed in stream:
             results = [reported_paintings(photo, request.cam_threshold, request.min_score,
                                   request.max_det) for photo in found]
-            stems = [namer.stem(result) for result in results]
+            stems = [namer.stem(result.path, result.index) for result in results]
             if request.crops is not None or request.classifier is not None:
                 _crop_and_classify(results, found, stems, request.crops, request.classifier)
             for result, photo, stem in zip(results, found, stems, strict=True):
@@ -526,10 +526,11 @@ class StemNamer:
     def __init__(self) -> None:
         self.used: set[str] = set()
 
-    def stem(self, detection: Detection) -> str:
-        stem = detection.path.stem
+    def stem(self, path: Path, index: int) -> str:
+        """`path`'s stem, or with `_index` (its position in the inputs) once taken."""
+        stem = path.stem
         if stem in self.used:
-            stem = f"{stem}_{detection.index}"
+            stem = f"{stem}_{index}"
         self.used.add(stem)
         return stem
 

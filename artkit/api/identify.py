@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from artkit.api.detect import Detection
+from artkit.api.detect import Detection, StemNamer
 from artkit.api.model import BATCH_SIZE, Inputs, Model, as_expanded, load
 from artkit.atomic import atomic_path, write_json
 from artkit.console import ProgressCallback, info, make_progress, reporting
@@ -41,8 +41,6 @@ MAX_REGIONS = 12
 #: paintings, coins or prints, low: at its own default of 0.01 it offered 75% of the tune
 #: half's hung items, at 0 with 12 regions 93%).
 MIN_SCORE = 0.0
-#: Working copies are at most this many pixels on their longer side (as in detect).
-MAX_SIDE = 1280
 UNKNOWN = "unknown"
 CSV_COLUMNS = ["photo", "x1", "y1", "x2", "y2", "item", "title", "confidence", "method",
                "inliers", "similarity", "detector_score"]
@@ -334,14 +332,13 @@ def _detected(request: _Request) -> Iterator[_Photo | PhotoIdentification]:
 
 def _whole(request: _Request) -> Iterator[_Photo | PhotoIdentification]:
     """Each photo as one region (its working copy), or its error."""
-    from artkit.data.decode import read_image, resize_to
+    from artkit.data.decode import read_image
+    from artkit.detection.pipeline import MAX_SIDE, working_copy
     from artkit.runtime.pipeline import iter_batches
 
     def load(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
-        image, (height, width) = read_image(path, min_size=(MAX_SIDE, MAX_SIDE))
-        scale = min(1.0, MAX_SIDE / max(height, width))
-        return resize_to(image, (max(1, round(height * scale)),
-                                 max(1, round(width * scale)))), (height, width)
+        image, size = read_image(path, min_size=(MAX_SIDE, MAX_SIDE))
+        return working_copy(image, size), size
 
     for batch in iter_batches(request.paths, load, batch_size=request.batch_size,
                               workers=request.workers, collate=list):
@@ -362,14 +359,14 @@ def _identified(request: _Request) -> Iterator[PhotoIdentification]:
 
     cv2.setNumThreads(1)  # the pool of photos is the parallelism; OpenCV's would oversubscribe
     source = _whole(request) if request.whole else _detected(request)
-    namer_used: set[str] = set()
+    namer = StemNamer()
     pending: deque[Future[PhotoIdentification] | PhotoIdentification] = deque()
     with ThreadPoolExecutor(request.workers, thread_name_prefix="artkit-identify") as pool, \
             make_progress() as bar:
         task = bar.add_task("identify", total=len(request.paths))
         for item in source:
             if isinstance(item, _Photo):
-                stem = _stem(item, namer_used)
+                stem = namer.stem(item.path, item.index)
                 pending.append(pool.submit(_identify_photo, request, item, stem))
             else:
                 pending.append(item)
@@ -384,12 +381,6 @@ def _identified(request: _Request) -> Iterator[PhotoIdentification]:
 
 def _result(item: Future[PhotoIdentification] | PhotoIdentification) -> PhotoIdentification:
     return item.result() if isinstance(item, Future) else item
-
-
-def _stem(photo: _Photo, used: set[str]) -> str:
-    stem = photo.path.stem if photo.path.stem not in used else f"{photo.path.stem}_{photo.index}"
-    used.add(stem)
-    return stem
 
 
 def open_identifier(index: str | Path, *, model: str | Path | Model | None = None,

@@ -182,12 +182,21 @@ Reader = Callable[[Path, tuple[int, int]], tuple[np.ndarray, tuple[int, int]]]
 """Decodes one photo: (path, min_size) -> (RGB array, full-resolution (height, width))."""
 
 
+def working_copy(image: np.ndarray, size: tuple[int, int], max_side: int = MAX_SIDE
+                 ) -> np.ndarray:
+    """The copy of a photo of full-resolution (height, width) `size` that detection and
+    identification work on: its longer side at most `max_side`. `image` is the photo as
+    decoded, possibly already at a reduced scale."""
+    height, width = size
+    scale = min(1.0, max_side / max(height, width))
+    return resize_to(image, (max(1, round(height * scale)), max(1, round(width * scale))))
+
+
 def _loader(network_size: tuple[int, int] | None, max_side: int, read: Reader = read_image):
     def load(path: Path) -> tuple[tuple[np.ndarray, np.ndarray | None], tuple[int, int]]:
         # a photo far above max_side may be decoded at 1/2..1/8 scale (never below it)
         image, (height, width) = read(path, (max_side, max_side))
-        scale = min(1.0, max_side / max(height, width))
-        work = resize_to(image, (max(1, round(height * scale)), max(1, round(width * scale))))
+        work = working_copy(image, (height, width), max_side)
         network = resize_to(work, network_size) if network_size else None
         return (work, network), (height, width)
 

@@ -224,21 +224,12 @@ class SimilarService(Service):
 
 def thumbnail(files: Sequence[Path], position: int, side: int = 256) -> bytes:
     """A JPEG thumbnail of indexed photo `position` (a file the index names, never one a
-    request names)."""
-    import cv2
-
-    from artkit.data.decode import decode_image
+    request names), made as the reports make theirs."""
+    from artkit.reports.thumbs import thumbnail_bytes
 
     if not 0 <= position < len(files):
         raise ClientError(404, f"no indexed photo {position}")
-    image = decode_image(files[position], (side, side))
-    scale = min(1.0, side / max(image.shape[:2]))
-    image = resize_to(image, (max(1, round(image.shape[0] * scale)),
-                              max(1, round(image.shape[1] * scale))))
-    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ClientError(500, "cannot encode the thumbnail")
-    return encoded.tobytes()
+    return thumbnail_bytes(files[position], side)[0]
 
 
 class IdentifyService(Service):
@@ -262,12 +253,10 @@ class IdentifyService(Service):
             "embedding_model": Path(collection.embedding_model or "").name})
 
     def prepare(self, upload: Upload, options: dict[str, Any]) -> Any:
-        from artkit.detection.pipeline import MAX_SIDE
+        from artkit.detection.pipeline import MAX_SIDE, working_copy
 
         image, size = read_image_bytes(upload.data, upload.name, (MAX_SIDE, MAX_SIDE))
-        scale = min(1.0, MAX_SIDE / max(size))
-        work = resize_to(image, (max(1, round(size[0] * scale)), max(1, round(size[1] * scale))))
-        return upload.name, (work, size), bool(options.get("whole"))
+        return upload.name, (working_copy(image, size), size), bool(options.get("whole"))
 
     def run(self, items: list[Any]) -> list[Any]:
         from artkit.api.identify import MAX_REGIONS, MIN_SCORE, identify_image, regions_of
