@@ -20,6 +20,9 @@ from artkit.reports.thumbs import ThumbnailMode, Thumbnails
 PHOTO_SIDE = 640
 #: The long side of a matched reference image.
 REFERENCE_SIDE = 160
+#: Metadata columns shown beside a match (the first ones of the csv that have a value;
+#: the json keeps them all).
+META_SHOWN = 3
 
 
 def is_identify_document(document: object) -> bool:
@@ -47,7 +50,9 @@ def identify_report(source: Path | dict[str, Any], page: Path,
     for photo, thumb in zip(photos, thumbs, strict=True):
         regions = []
         for number, region in enumerate(photo["regions"], start=1):
-            regions.append({**region, "number": number,
+            shown = [(k, v) for k, v in (region.get("meta") or {}).items()
+                     if v and k.strip().lower() != "title"][:META_SHOWN]
+            regions.append({**region, "number": number, "shown_meta": shown,
                             "reference": reference.get(region.get("item_path") or ""),
                             "label": region.get("title")
                             or Path(region.get("item") or "unknown").name})
