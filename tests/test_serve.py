@@ -201,6 +201,7 @@ def test_models_health_metrics_openapi_and_page(client: httpx.Client) -> None:
     assert models["models"]["predict"]["labels"] == ["background", "painting"]
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["status"] == "ready"
+    assert post(client, "/v1/predict", jpeg()).status_code == 200  # counted, whatever ran before
     metrics = client.get("/metrics")
     assert "artkit_batch_size_bucket" in metrics.text
     assert 'artkit_requests_total{path="/v1/predict",status="200"}' in metrics.text

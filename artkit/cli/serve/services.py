@@ -199,14 +199,10 @@ class SimilarService(Service):
 
     def run(self, items: list[tuple[str, np.ndarray]]) -> list[dict[str, Any]]:
         from artkit.api.embed import Neighbours
-        from artkit.embeddings.vectors import l2_normalise
-        from artkit.runtime.pipeline import stack_float32
 
-        session = self.model.session
-        (vectors,) = session.run(["embedding"], {session.get_inputs()[0].name: stack_float32(
-            [image for _, image in items])})
+        vectors = self.model.embed_images([image for _, image in items])
         k = min(self.top_k, len(self.collection))
-        found, sims = self.collection.shortlist(l2_normalise(vectors), k)
+        found, sims = self.collection.shortlist(vectors, k)
         paths = self.collection.stored_paths
         answers = []
         for (name, _), rows, scores in zip(items, found, sims, strict=True):
